@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/spf13/cobra"
+
+	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
+	"github.com/foyerdev/foyer/config"
+	"github.com/foyerdev/foyer/storage"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var dev bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server until SIGINT or SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig(dev)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(cfg.Log, a.stderr))
+		},
+	}
+	cmd.Flags().BoolVar(&dev, "dev", false, "developer mode: embedded database, text logs, http allowed")
+	return cmd
+}
+
+// serve opens the store, listens, and serves until ctx is cancelled.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	store, report, err := openStore(ctx, cfg.Database, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	log.Info("database ready", "backend", backendName(cfg.Database),
+		"schema_version", report.Version, "migrations_applied", len(report.Applied))
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: %w", err)
+	}
+	s, err := newServer(cfg, log, store)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev)
+	return s.serve(ctx, ln)
+}
+
+// server is the wired HTTP engine and what it needs to shut down well.
+type server struct {
+	log             *slog.Logger
+	engine          *gin.Engine
+	ready           *web.Readiness
+	shutdownTimeout time.Duration
+	// api is the group for routes that need the database; features mount
+	// here and get a 503 at once while the database is away.
+	api gin.IRouter
+}
+
+func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*server, error) {
+	s := &server{
+		log:             log,
+		engine:          gin.New(),
+		ready:           web.NewReadiness(store, log),
+		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
+	}
+	e := s.engine
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = true
+	// gin trusts every proxy unless told otherwise; an unset list means
+	// none, so X-Forwarded-For cannot spoof client IPs (and rate limits).
+	if err := e.SetTrustedProxies(cfg.HTTP.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	metrics := web.NewMetrics()
+	e.Use(web.Recovery(log), web.RequestIDs(), web.SecureHeaders(strings.HasPrefix(cfg.Issuer, "https://")),
+		metrics.Middleware(), web.AccessLog(log))
+	e.NoRoute(func(c *gin.Context) { web.AbortProblem(c, http.StatusNotFound, "") })
+	e.NoMethod(func(c *gin.Context) { web.AbortProblem(c, http.StatusMethodNotAllowed, "") })
+
+	e.GET("/healthz", web.Healthz)
+	e.HEAD("/healthz", web.Healthz)
+	e.GET("/readyz", s.ready.Readyz)
+	e.GET("/metrics", metrics.Handler())
+	s.api = e.Group("", s.ready.RequireDatabase())
+	return s, nil
+}
+
+// serve answers on ln until ctx is cancelled, then drains: it stops
+// accepting, lets in-flight requests finish within the shutdown timeout and
+// returns. The caller closes the store afterwards.
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	checks, stopChecks := context.WithCancel(ctx)
+	defer stopChecks()
+	go s.ready.Run(checks, time.Second)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.shutdownTimeout)
+	s.ready.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still running after %s: %w", s.shutdownTimeout, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// newLogger builds the process logger: JSON in production, text in dev, with
+// request IDs added from the context.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Level)) // config.Validate accepted it
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if cfg.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(web.ContextHandler(h))
+}

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// redacted replaces a password; it is what url.URL.Redacted writes.
+const redacted = "xxxxx"
+
+// LogValue implements slog.LogValuer, so that logging a Config shows every
+// key by its YAML name but no password: the one in database.url or smtp.url
+// (user info, or a password= query parameter) becomes xxxxx.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("issuer", redactURL(c.Issuer)),
+		slog.Bool("dev", c.Dev),
+		slog.Group("http",
+			slog.String("addr", c.HTTP.Addr),
+			slog.String("shutdown_timeout", c.HTTP.ShutdownTimeout.String()),
+			slog.Any("trusted_proxies", c.HTTP.TrustedProxies),
+		),
+		slog.Group("database",
+			slog.String("url", redactURL(c.Database.URL)),
+			slog.String("data_dir", c.Database.DataDir),
+			slog.String("connect_retry", c.Database.ConnectRetry.String()),
+			slog.Int("max_conns", c.Database.MaxConns),
+		),
+		slog.Group("smtp",
+			slog.String("url", redactURL(c.SMTP.URL)),
+			slog.String("from", c.SMTP.From),
+		),
+		slog.Group("log",
+			slog.String("level", c.Log.Level),
+			slog.String("format", c.Log.Format),
+		),
+	)
+}
+
+// redactURL replaces the passwords in raw, a URL that may carry them in its
+// user info (postgres://user:pass@host) or in a query parameter such as
+// pgx's password= and sslpassword=. It hides the whole value when it cannot
+// tell where a password would be: not an absolute URL (a key=value
+// connection string, say), or an unescaped password that spilled out of the
+// user info.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || atAfterHost(u) {
+		return redacted
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return redacted
+		}
+		changed := false
+		for k, vs := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				for i := range vs {
+					vs[i] = redacted
+				}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,219 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A Problem is one wrong configuration key. Load and Validate return
+// errors.Join of them, one per key; walk them with errors.As or the joined
+// error's Unwrap() []error.
+type Problem struct {
+	// Key is the key as the user wrote it: the environment variable
+	// (FOYER_DATABASE_URL) when the value came from there, else the YAML
+	// path (database.url). For a file that is not YAML at all it is the
+	// file's path.
+	Key string
+	// Message says what is wrong and what would be right, in one plain line.
+	// It never repeats a password.
+	Message string
+}
+
+func (p *Problem) Error() string { return p.Key + ": " + p.Message }
+
+// Validate reports every problem with c at once, one *Problem per key,
+// joined with errors.Join; nil means c is usable. It changes nothing. Keys are
+// YAML paths: Validate does not know where a value came from (Load does, and
+// renames the keys that came from the environment).
+func (c Config) Validate() error {
+	var errs []error
+	for _, p := range c.problems() {
+		errs = append(errs, p)
+	}
+	return errors.Join(errs...)
+}
+
+// problems checks each key in the order of settings.
+func (c Config) problems() []*Problem {
+	var ps []*Problem
+	check := func(key, msg string) {
+		if msg != "" {
+			ps = append(ps, &Problem{Key: key, Message: msg})
+		}
+	}
+	check("issuer", issuerProblem(c.Issuer, c.Dev))
+	check("http.addr", addrProblem(c.HTTP.Addr))
+	check("http.shutdown_timeout", durationProblem(c.HTTP.ShutdownTimeout, time.Nanosecond, 10*time.Minute))
+	check("http.trusted_proxies", proxiesProblem(c.HTTP.TrustedProxies))
+	check("database.url", serviceURLProblem(c.Database.URL, "postgres://user:password@db.example.com:5432/foyer", false, "postgres", "postgresql"))
+	if c.Database.URL == "" && strings.TrimSpace(c.Database.DataDir) == "" {
+		check("database.data_dir", "must be set when there is no database URL: the embedded database lives there")
+	}
+	check("database.connect_retry", durationProblem(c.Database.ConnectRetry, 0, time.Hour))
+	if n := c.Database.MaxConns; n < 1 || n > 1000 {
+		check("database.max_conns", fmt.Sprintf("must be between 1 and 1000, got %d", n))
+	}
+	check("smtp.url", serviceURLProblem(c.SMTP.URL, "smtp://user:password@mail.example.com:587", true, "smtp", "smtps"))
+	if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+		check("smtp.from", fmt.Sprintf("must be an email address such as Foyer <no-reply@example.com>, got %s", quoted(c.SMTP.From)))
+	}
+	check("log.level", oneOfProblem(c.Log.Level, "debug", "info", "warn", "error"))
+	check("log.format", oneOfProblem(c.Log.Format, "text", "json"))
+	return ps
+}
+
+// issuerProblem checks the OIDC issuer: clients compare it byte for byte
+// with the iss claim and build discovery URLs by appending to it (OpenID
+// Connect Discovery 1.0 §3: https, no query or fragment), so it is
+// rejected rather than tidied.
+func issuerProblem(issuer string, dev bool) string {
+	const example = "https://id.example.com"
+	if issuer == "" {
+		return "must be set, such as " + example
+	}
+	u, err := url.Parse(issuer)
+	switch {
+	case err == nil && u.User != nil:
+		return "must not contain a user name or password"
+	case err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Sprintf("must be an absolute http or https URL such as %s, got %s", example, quoted(issuer))
+	case u.Hostname() == "":
+		return fmt.Sprintf("must include a host, such as %s, got %s", example, issuer)
+	case u.Port() != "" && !validPort(u.Port(), 1):
+		return fmt.Sprintf("port must be a number from 1 to 65535, got %s", issuer)
+	case strings.Contains(issuer, "?"):
+		return fmt.Sprintf("must not have a query (?…), got %s", issuer)
+	case strings.Contains(issuer, "#"):
+		return fmt.Sprintf("must not have a fragment (#…), got %s", issuer)
+	case strings.HasSuffix(issuer, "/"):
+		return fmt.Sprintf("must not end with a slash, got %s", issuer)
+	case u.Scheme == "http" && !dev && !isLoopback(u.Hostname()):
+		return fmt.Sprintf("must be an https URL outside --dev, got %s", issuer)
+	}
+	return ""
+}
+
+// isLoopback reports whether host names this machine: localhost or an
+// address in 127.0.0.0/8 or ::1. Plain http is safe only there.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func addrProblem(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("must be host:port such as :8080 or 127.0.0.1:8080, got %s", quoted(addr))
+	}
+	if !validPort(port, 0) {
+		return fmt.Sprintf("port must be a number from 0 to 65535, got %s", quoted(port))
+	}
+	return ""
+}
+
+// validPort reports whether port is a decimal number from lowest to 65535.
+// Port 0 means any free port, which suits a listener but not a URL.
+func validPort(port string, lowest uint64) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n >= lowest
+}
+
+func durationProblem(d, lowest, highest time.Duration) string {
+	if d < lowest || d > highest {
+		if lowest > 0 {
+			return fmt.Sprintf("must be more than 0s and at most %s, got %s", shortDuration(highest), shortDuration(d))
+		}
+		return fmt.Sprintf("must be between %s and %s, got %s", shortDuration(lowest), shortDuration(highest), shortDuration(d))
+	}
+	return ""
+}
+
+// shortDuration writes 10m rather than 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// proxiesProblem checks each entry the way gin's SetTrustedProxies reads
+// it: an IP address or a CIDR.
+func proxiesProblem(proxies []string) string {
+	var bad []string
+	for _, p := range proxies {
+		if net.ParseIP(p) != nil {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			bad = append(bad, quoted(p))
+		}
+	}
+	if len(bad) > 0 {
+		return "each entry must be an IP address or a CIDR such as 10.0.0.0/8, got " + strings.Join(bad, ", ")
+	}
+	return ""
+}
+
+// serviceURLProblem checks the URL of a server Foyer connects to. Such URLs
+// carry a password, so no message repeats any part of the URL.
+func serviceURLProblem(raw, example string, needPort bool, schemes ...string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "is not a valid URL; write it like " + example + ", percent-encoding special characters in the user name and password (%40 for @, %2F for /)"
+	case !slices.Contains(schemes, u.Scheme):
+		return fmt.Sprintf("must start with %s://, as in %s", strings.Join(schemes, ":// or "), example)
+	case u.Opaque != "" || u.Hostname() == "":
+		return "must include a host, like " + example
+	case atAfterHost(u):
+		// url.Parse took the end of an unescaped password for the host.
+		return "has an @ after the host; percent-encode special characters in the user name and password (%40 for @, %2F for /)"
+	case needPort && u.Port() == "":
+		return "must include a port, like " + example
+	case u.Port() != "" && !validPort(u.Port(), 1):
+		return "port must be a number from 1 to 65535"
+	}
+	return ""
+}
+
+// atAfterHost reports whether an @ follows the host: then the URL's user
+// info held an unescaped / ? or #, and part of the password sits in the
+// host, path, query or fragment.
+func atAfterHost(u *url.URL) bool {
+	return strings.Contains(u.EscapedPath()+u.RawQuery+u.EscapedFragment(), "@")
+}
+
+func oneOfProblem(value string, allowed ...string) string {
+	if slices.Contains(allowed, value) {
+		return ""
+	}
+	return fmt.Sprintf("must be one of %s, got %s", strings.Join(allowed, ", "), quoted(value))
+}
+
+// quoted quotes a value for a message, unless it looks as if it holds a
+// password (user:pass@host, password=…), as when a URL lands in the wrong key.
+func quoted(value string) string {
+	if strings.Contains(value, ":") && strings.Contains(value, "@") ||
+		strings.Contains(strings.ToLower(value), "password") {
+		return "a value that may hold a password (not shown)"
+	}
+	return strconv.Quote(value)
+}

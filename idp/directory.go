@@ -1,0 +1,175 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/foyerdev/foyer/idp/password"
+	"github.com/foyerdev/foyer/storage"
+)
+
+// DirectoryStore is the slice of storage a Directory uses.
+type DirectoryStore interface {
+	storage.Users
+	storage.Organizations
+	storage.Roles
+	storage.Memberships
+}
+
+// Options configure a Directory. cmd fills them.
+type Options struct {
+	Store          DirectoryStore
+	PasswordParams password.Params  // zero means password.DefaultParams
+	Now            func() time.Time // zero means time.Now
+}
+
+// Directory creates users and organizations and manages memberships.
+type Directory struct {
+	store  DirectoryStore
+	params password.Params
+	now    func() time.Time
+}
+
+// NewDirectory returns a Directory over opts.Store.
+func NewDirectory(opts Options) *Directory {
+	d := &Directory{store: opts.Store, params: opts.PasswordParams, now: opts.Now}
+	if d.params == (password.Params{}) {
+		d.params = password.DefaultParams
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d
+}
+
+// NewUser is the input for CreateUser.
+type NewUser struct {
+	Email         string
+	Password      string // optional: a person may sign in without one
+	Name          string
+	EmailVerified bool
+	Admin         bool
+}
+
+// CreateUser validates in, hashes the password and stores the user.
+func (d *Directory) CreateUser(ctx context.Context, in NewUser) (storage.User, error) {
+	if err := ValidateEmail(in.Email); err != nil {
+		return storage.User{}, err
+	}
+	if err := validateName("name", in.Name, false); err != nil {
+		return storage.User{}, err
+	}
+	var hash string
+	if in.Password != "" {
+		if err := validatePassword(in.Password); err != nil {
+			return storage.User{}, err
+		}
+		hash = password.Hash(in.Password, d.params)
+	}
+	now := d.now()
+	u, err := d.store.CreateUser(ctx, storage.User{
+		ID:            storage.NewID(storage.PrefixUser),
+		Email:         in.Email,
+		EmailVerified: in.EmailVerified,
+		Name:          strings.TrimSpace(in.Name),
+		PasswordHash:  hash,
+		Admin:         in.Admin,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	})
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return storage.User{}, &FieldError{Field: "email", Message: "is already used by another account", Err: err}
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// CreateOrganization validates and stores a new organization.
+func (d *Directory) CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error) {
+	if err := ValidateSlug(slug); err != nil {
+		return storage.Organization{}, err
+	}
+	if err := validateName("name", name, true); err != nil {
+		return storage.Organization{}, err
+	}
+	now := d.now()
+	o, err := d.store.CreateOrganization(ctx, storage.Organization{
+		ID:        storage.NewID(storage.PrefixOrganization),
+		Slug:      slug,
+		Name:      strings.TrimSpace(name),
+		CreatedAt: now,
+		UpdatedAt: now,
+	})
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return storage.Organization{}, &FieldError{Field: "slug", Message: fmt.Sprintf("%q is already taken", slug), Err: err}
+	}
+	if err != nil {
+		return storage.Organization{}, fmt.Errorf("create organization: %w", err)
+	}
+	return o, nil
+}
+
+// Member is a membership with the names a person reads.
+type Member struct {
+	storage.Membership
+	OrgSlug string
+	Email   string
+}
+
+// AddMember puts the user with email into the organization named by org (a
+// slug or an org_ ID) with role.
+func (d *Directory) AddMember(ctx context.Context, org, email, role string) (Member, error) {
+	o, err := d.organization(ctx, org)
+	if err != nil {
+		return Member{}, err
+	}
+	u, err := d.store.GetUserByEmail(ctx, email)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Member{}, &FieldError{Field: "email", Message: "no user has this email", Err: err}
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("add member: %w", err)
+	}
+	if _, err := d.store.GetRole(ctx, o.ID, role); errors.Is(err, storage.ErrNotFound) {
+		return Member{}, &FieldError{Field: "role", Message: fmt.Sprintf("%q is not a role of %s", role, o.Slug), Err: err}
+	} else if err != nil {
+		return Member{}, fmt.Errorf("add member: %w", err)
+	}
+	now := d.now()
+	m, err := d.store.CreateMembership(ctx, storage.Membership{
+		OrgID: o.ID, UserID: u.ID, Role: role, CreatedAt: now, UpdatedAt: now,
+	})
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return Member{}, &FieldError{Field: "email", Message: "is already a member of " + o.Slug, Err: err}
+	case errors.Is(err, storage.ErrNotFound):
+		// The organization, user or role went away since we looked.
+		return Member{}, &FieldError{Field: "org", Message: "changed while adding the member; try again", Err: err}
+	case err != nil:
+		return Member{}, fmt.Errorf("add member: %w", err)
+	}
+	return Member{Membership: m, OrgSlug: o.Slug, Email: u.Email}, nil
+}
+
+// organization finds an organization by org_ ID or slug.
+func (d *Directory) organization(ctx context.Context, ref string) (storage.Organization, error) {
+	var o storage.Organization
+	var err error
+	if strings.HasPrefix(ref, storage.PrefixOrganization) {
+		o, err = d.store.GetOrganization(ctx, ref)
+	} else {
+		o, err = d.store.GetOrganizationBySlug(ctx, ref)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return o, &FieldError{Field: "org", Message: fmt.Sprintf("no organization %q", ref), Err: err}
+	}
+	if err != nil {
+		return o, fmt.Errorf("find organization: %w", err)
+	}
+	return o, nil
+}

@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/foyerdev/foyer/storage"
+	"github.com/jackc/pgx/v5"
+)
+
+const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+	grant_types, scopes, first_party, access_token_format, created_at, updated_at`
+
+func scanClient(row pgx.Row) (storage.Client, error) {
+	var c storage.Client
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs,
+		&c.GrantTypes, &c.Scopes, &c.FirstParty, &c.AccessTokenFormat, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return storage.Client{}, err
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// CreateClient stores c. ErrAlreadyExists when the ID is taken.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Client, error) {
+	c, err := scanClient(s.pool.QueryRow(ctx, `
+		INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING `+clientColumns,
+		c.ID, c.Name, c.SecretHash, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
+		nonNil(c.GrantTypes), nonNil(c.Scopes), c.FirstParty, c.AccessTokenFormat,
+		timestamp(c.CreatedAt), timestamp(c.UpdatedAt)))
+	return c, mapError("create client", err)
+}
+
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	return c, mapError(fmt.Sprintf("get client %q", id), err)
+}
+
+func (s *Store) ListClients(ctx context.Context, p storage.Page) ([]storage.Client, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`,
+		p.After, p.EffectiveLimit())
+	clients, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
+	return clients, mapError("list clients", err)
+}
+
+// UpdateClient locks the client's row, applies update and writes the result;
+// ID and CreatedAt keep their stored values. update may run more than once.
+func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage.Client) (storage.Client, error)) (storage.Client, error) {
+	var out storage.Client
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		c, err := update(old)
+		if err != nil {
+			return callbackError{err}
+		}
+		out, err = scanClient(tx.QueryRow(ctx, `
+			UPDATE clients SET name = $2, secret_hash = $3, public = $4, redirect_uris = $5,
+				post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, first_party = $9,
+				access_token_format = $10, updated_at = $11
+			WHERE id = $1
+			RETURNING `+clientColumns,
+			id, c.Name, c.SecretHash, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
+			nonNil(c.GrantTypes), nonNil(c.Scopes), c.FirstParty, c.AccessTokenFormat, timestamp(c.UpdatedAt)))
+		return err
+	})
+	return out, mapError(fmt.Sprintf("update client %q", id), err)
+}
+
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = storage.ErrNotFound
+	}
+	return mapDeleteError(fmt.Sprintf("delete client %q", id), err)
+}

@@ -1,0 +1,26 @@
+// Package postgres implements storage.Store on PostgreSQL (15 or later)
+// through pgx v5 and its connection pool.
+//
+// It owns the schema (versioned SQL in migrations/, applied by goose under
+// an advisory lock so several processes can start at once), the built-in
+// roles it seeds, and the translation of driver errors into the storage
+// sentinels:
+//
+//   - no row: storage.ErrNotFound
+//   - unique violation: storage.ErrAlreadyExists
+//   - foreign-key violation: storage.ErrNotFound when a write names a
+//     missing record, storage.ErrConflict when a delete would orphan others
+//   - check or not-null violation: storage.ErrInvalid
+//   - the database cannot be reached or went away: storage.ErrUnavailable,
+//     never ErrNotFound, so callers answer 503 and fail closed (SECURITY.md
+//     DB-04, DB-05)
+//
+// Update methods run their closure inside a transaction that holds the row
+// with SELECT … FOR UPDATE. The transaction is retried on serialization
+// failure, deadlock, or an error pgconn says happened before anything was sent
+// (DB-06), so a closure may run more than once and must only compute.
+//
+// Open waits for the database with exponential backoff (Options.ConnectRetry)
+// and logs one warning, not one line per attempt (SECURITY.md F2). Once open,
+// the pool reconnects by itself after an outage (F1).
+package postgres

@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/foyerdev/foyer/storage"
+	"github.com/jackc/pgx/v5"
+)
+
+const orgColumns = `id, slug, name, created_at, updated_at`
+
+func scanOrganization(row pgx.Row) (storage.Organization, error) {
+	var o storage.Organization
+	if err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return storage.Organization{}, err
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, nil
+}
+
+// CreateOrganization stores o. ErrAlreadyExists when the ID or slug is taken.
+func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
+	o, err := scanOrganization(s.pool.QueryRow(ctx, `
+		INSERT INTO organizations (id, slug, name, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		RETURNING `+orgColumns,
+		o.ID, o.Slug, o.Name, timestamp(o.CreatedAt), timestamp(o.UpdatedAt)))
+	return o, mapError("create organization", err)
+}
+
+func (s *Store) GetOrganization(ctx context.Context, id string) (storage.Organization, error) {
+	o, err := scanOrganization(s.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id))
+	return o, mapError(fmt.Sprintf("get organization %q", id), err)
+}
+
+func (s *Store) GetOrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error) {
+	o, err := scanOrganization(s.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE slug = $1`, slug))
+	return o, mapError(fmt.Sprintf("get organization by slug %q", slug), err)
+}
+
+func (s *Store) ListOrganizations(ctx context.Context, p storage.Page) ([]storage.Organization, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id > $1 ORDER BY id LIMIT $2`,
+		p.After, p.EffectiveLimit())
+	orgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Organization, error) { return scanOrganization(r) })
+	return orgs, mapError("list organizations", err)
+}
+
+// UpdateOrganization locks the row, applies update and writes the slug, name
+// and UpdatedAt it returns. update may run more than once.
+func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(storage.Organization) (storage.Organization, error)) (storage.Organization, error) {
+	var out storage.Organization
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanOrganization(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		o, err := update(old)
+		if err != nil {
+			return callbackError{err}
+		}
+		out, err = scanOrganization(tx.QueryRow(ctx, `
+			UPDATE organizations SET slug = $2, name = $3, updated_at = $4
+			WHERE id = $1
+			RETURNING `+orgColumns,
+			id, o.Slug, o.Name, timestamp(o.UpdatedAt)))
+		return err
+	})
+	return out, mapError(fmt.Sprintf("update organization %q", id), err)
+}
+
+// DeleteOrganization removes the organization; the database cascades to its
+// memberships and custom roles.
+func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = storage.ErrNotFound
+	}
+	return mapDeleteError(fmt.Sprintf("delete organization %q", id), err)
+}

@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/foyerdev/foyer/storage"
+	"github.com/jackc/pgx/v5"
+)
+
+const userColumns = `id, email, email_verified, name, password_hash, admin, created_at, updated_at`
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &u.Admin, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return storage.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, nil
+}
+
+// CreateUser stores u. ErrAlreadyExists when the ID or the email (by
+// storage.EmailKey) is taken; ErrInvalid when either is empty.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
+	row := s.pool.QueryRow(ctx, `
+		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		RETURNING `+userColumns,
+		u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+		timestamp(u.CreatedAt), timestamp(u.UpdatedAt))
+	u, err := scanUser(row)
+	return u, mapError("create user", err)
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, mapError(fmt.Sprintf("get user %q", id), err)
+}
+
+// GetUserByEmail finds a user by email, ignoring case and surrounding space.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, storage.EmailKey(email)))
+	// The email stays out of the message: errors end up in logs.
+	return u, mapError("get user by email", err)
+}
+
+func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, error) {
+	// A failed Query surfaces through CollectRows (pgx's documented idiom).
+	rows, _ := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
+		p.After, p.EffectiveLimit())
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	return users, mapError("list users", err)
+}
+
+// UpdateUser locks the user's row, applies update and writes the result; ID
+// and CreatedAt keep their stored values. update may run more than once.
+func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.User) (storage.User, error)) (storage.User, error) {
+	var out storage.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		u, err := update(old)
+		if err != nil {
+			return callbackError{err}
+		}
+		out, err = scanUser(tx.QueryRow(ctx, `
+			UPDATE users SET email = $2, email_key = $3, email_verified = $4, name = $5,
+				password_hash = $6, admin = $7, updated_at = $8
+			WHERE id = $1
+			RETURNING `+userColumns,
+			id, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+			timestamp(u.UpdatedAt)))
+		return err
+	})
+	return out, mapError(fmt.Sprintf("update user %q", id), err)
+}
+
+// DeleteUser removes the user; the database cascades to their memberships.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = storage.ErrNotFound
+	}
+	return mapDeleteError(fmt.Sprintf("delete user %q", id), err)
+}

@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/foyerdev/foyer/storage"
+)
+
+const userColumns = `id, email, email_verified, name, password_hash, admin, created_at, updated_at`
+
+func scanUser(row scanner) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.PasswordHash, &u.Admin,
+		timeColumn{&u.CreatedAt}, timeColumn{&u.UpdatedAt})
+	return u, err
+}
+
+// CreateUser stores u with its times in UTC microseconds and returns it.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
+	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("create user %s: %w", u.ID, dbError(err, storage.ErrNotFound))
+	}
+	return u, nil
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	u, err := getUser(ctx, s.db, id)
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+func getUser(ctx context.Context, q querier, id string) (storage.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, dbError(err, storage.ErrNotFound)
+}
+
+// GetUserByEmail looks the user up by storage.EmailKey, the unique form.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE email_key = ?`, storage.EmailKey(email)))
+	if err != nil {
+		return storage.User{}, fmt.Errorf("get user by email: %w", dbError(err, storage.ErrNotFound))
+	}
+	return u, nil
+}
+
+func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.EffectiveLimit())
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", dbError(err, storage.ErrNotFound))
+	}
+	users, err := collect(rows, scanUser)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// UpdateUser applies update to the stored user under the write lock. The
+// stored ID and CreatedAt win over whatever update returns.
+func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.User) (storage.User, error)) (storage.User, error) {
+	var u storage.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := getUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if u, err = update(old); err != nil {
+			return err
+		}
+		u.ID, u.CreatedAt, u.UpdatedAt = old.ID, old.CreatedAt, utc(u.UpdatedAt)
+		_, err = tx.ExecContext(ctx, `
+			UPDATE users SET email = ?, email_key = ?, email_verified = ?, name = ?, password_hash = ?,
+				admin = ?, updated_at = ?
+			WHERE id = ?`,
+			u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+			formatTime(u.UpdatedAt), u.ID)
+		return dbError(err, storage.ErrNotFound)
+	})
+	if err != nil {
+		return storage.User{}, fmt.Errorf("update user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// DeleteUser deletes the user; the foreign keys cascade to memberships.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if err := deleteOne(ctx, s.db, `DELETE FROM users WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete user %s: %w", id, err)
+	}
+	return nil
+}

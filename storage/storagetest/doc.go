@@ -1,0 +1,22 @@
+// Package storagetest is the conformance suite every storage backend runs, so
+// that features can rely on the contract in package storage whichever backend
+// an operator picks.
+//
+// A backend's test is a few lines:
+//
+//	func TestStore(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) storage.Store {
+//			s := openFreshMigratedStore(t) // empty, built-in roles seeded
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// Run calls open once per case, so no case sees another's records. The cases
+// cover create, get, list, update and delete for every aggregate; not-found
+// and duplicate errors; case-insensitive emails; UTC times truncated to
+// microseconds; built-in and custom roles; memberships and what deleting a
+// user or an organization removes; compare-and-swap updates under
+// concurrency; and repeated migrations. The suite uses only the storage.Store
+// interface, never a backend's internals.
+package storagetest
