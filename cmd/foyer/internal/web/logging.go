@@ -25,7 +25,7 @@ func AccessLog(log *slog.Logger) gin.HandlerFunc {
 			slog.String("route", route(c)),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
 			slog.String("client_ip", c.ClientIP()),
 		)
