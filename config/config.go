@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"encoding/base64"
+	"time"
+)
 
 // Config is Foyer's whole configuration. cmd/foyer reads it and hands each
 // feature only the values it needs (features never import this package).
@@ -8,12 +11,16 @@ type Config struct {
 	// Issuer is the public base URL (OIDC issuer), e.g. https://id.example.com.
 	Issuer string `yaml:"issuer"`
 	// Dev turns on developer defaults: text logs, http issuer allowed, email
-	// to the log. Set by `foyer serve --dev` or the file.
+	// to the log, a generated encryption key. Set by `foyer serve --dev` or
+	// the file.
 	Dev      bool     `yaml:"dev"`
 	HTTP     HTTP     `yaml:"http"`
 	Database Database `yaml:"database"`
 	SMTP     SMTP     `yaml:"smtp"`
 	Log      Log      `yaml:"log"`
+	Secrets  Secrets  `yaml:"secrets"`
+	Keys     Keys     `yaml:"keys"`
+	Tokens   Tokens   `yaml:"tokens"`
 }
 
 // HTTP configures the listener.
@@ -45,6 +52,63 @@ type Log struct {
 	Format string `yaml:"format"` // text or json; text in dev, json otherwise
 }
 
+// Secrets holds keys from the operator that protect data at rest. Its
+// LogValue hides them; do not print it with fmt.
+type Secrets struct {
+	// EncryptionKey encrypts signing keys (and later TOTP seeds, SAML SP
+	// keys) at rest: 32 random bytes, base64 (standard or URL alphabet,
+	// padding optional), e.g. from `openssl rand -base64 32`. Empty: cmd uses
+	// <data_dir>/encryption.key if it exists, and generates it there in
+	// --dev. Read it with Key.
+	EncryptionKey string `yaml:"encryption_key"`
+}
+
+// Key returns the 32 bytes of EncryptionKey, or nil and no error when it is
+// empty. After a successful Load or Validate it cannot fail; its error, a
+// *Problem, never shows the key.
+func (s Secrets) Key() ([]byte, error) {
+	if s.EncryptionKey == "" {
+		return nil, nil
+	}
+	key, ok := decodeKey(s.EncryptionKey)
+	if !ok {
+		return nil, &Problem{Key: "secrets.encryption_key", Message: mustBeKey}
+	}
+	return key, nil
+}
+
+const mustBeKey = "must be 32 random bytes in base64 (openssl rand -base64 32)"
+
+// decodeKey decodes a 32-byte key written in base64 with either alphabet,
+// padded or not. Like every base64.Encoding it skips \r and \n, so a key
+// file's final newline (a Kubernetes secret made from one, say) does no harm.
+func decodeKey(s string) ([]byte, bool) {
+	for _, enc := range []*base64.Encoding{
+		base64.StdEncoding, base64.RawStdEncoding,
+		base64.URLEncoding, base64.RawURLEncoding,
+	} {
+		if key, err := enc.DecodeString(s); err == nil {
+			return key, len(key) == 32
+		}
+	}
+	return nil, false
+}
+
+// Keys configures token-signing keys and their rotation. A key is published
+// in the JWKS for Prepublish, signs for RotationPeriod, then stays published
+// until the tokens it signed have expired.
+type Keys struct {
+	Algorithm      string        `yaml:"algorithm"`       // JWS alg of new keys: RS256, ES256 or EdDSA
+	RotationPeriod time.Duration `yaml:"rotation_period"` // how long a key signs
+	Prepublish     time.Duration `yaml:"prepublish"`      // how long a new key is in the JWKS before it signs
+}
+
+// Tokens configures token lifetimes.
+type Tokens struct {
+	AccessTokenTTL time.Duration `yaml:"access_token_ttl"` // lifetime of an access token
+	IDTokenTTL     time.Duration `yaml:"id_token_ttl"`     // lifetime of an ID token
+}
+
 // Defaults returns the configuration Foyer runs with when neither the file
 // nor the environment says otherwise. Only the log format depends on dev:
 // text for a person at a terminal, JSON for a log pipeline.
@@ -67,5 +131,14 @@ func Defaults(dev bool) Config {
 		},
 		SMTP: SMTP{From: "Foyer <no-reply@localhost>"},
 		Log:  Log{Level: "info", Format: format},
+		Keys: Keys{
+			Algorithm:      "RS256",
+			RotationPeriod: 30 * 24 * time.Hour,
+			Prepublish:     time.Hour,
+		},
+		Tokens: Tokens{
+			AccessTokenTTL: 15 * time.Minute,
+			IDTokenTTL:     time.Hour,
+		},
 	}
 }

@@ -57,8 +57,10 @@ func TestDefaults(t *testing.T) {
 			ConnectRetry: 30 * time.Second,
 			MaxConns:     10,
 		},
-		SMTP: SMTP{From: "Foyer <no-reply@localhost>"},
-		Log:  Log{Level: "info", Format: "json"},
+		SMTP:   SMTP{From: "Foyer <no-reply@localhost>"},
+		Log:    Log{Level: "info", Format: "json"},
+		Keys:   Keys{Algorithm: "RS256", RotationPeriod: 720 * time.Hour, Prepublish: time.Hour},
+		Tokens: Tokens{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour},
 	}
 	for _, tc := range []struct {
 		name string
@@ -106,6 +108,15 @@ smtp:
 log:
   level: debug
   format: text
+secrets:
+  encryption_key: ` + encryptionKey + `
+keys:
+  algorithm: EdDSA
+  rotation_period: 168h
+  prepublish: 10m
+tokens:
+  access_token_ttl: 5m
+  id_token_ttl: 30m
 `
 
 // full is fullYAML as a Config: every key differs from its default.
@@ -122,9 +133,17 @@ var full = Config{
 		ConnectRetry: 90 * time.Second,
 		MaxConns:     25,
 	},
-	SMTP: SMTP{URL: "smtp://mailer:s3cr3t@mail.example.com:587", From: "Example <id@example.com>"},
-	Log:  Log{Level: "debug", Format: "text"},
+	SMTP:    SMTP{URL: "smtp://mailer:s3cr3t@mail.example.com:587", From: "Example <id@example.com>"},
+	Log:     Log{Level: "debug", Format: "text"},
+	Secrets: Secrets{EncryptionKey: encryptionKey},
+	Keys:    Keys{Algorithm: "EdDSA", RotationPeriod: 168 * time.Hour, Prepublish: 10 * time.Minute},
+	Tokens:  Tokens{AccessTokenTTL: 5 * time.Minute, IDTokenTTL: 30 * time.Minute},
 }
+
+// encryptionKey is a valid secrets.encryption_key (32 bytes in padded
+// standard base64) that holds secret, so that a test looking for the secret
+// finds the key wherever it is shown.
+const encryptionKey = secret + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 var loadCases = []loadCase{
 	{name: "no file and no environment give the defaults", noFile: true, want: Defaults(false)},
@@ -213,6 +232,12 @@ var loadCases = []loadCase{
 			"FOYER_SMTP_FROM=Example <id@example.com>",
 			"FOYER_LOG_LEVEL=debug",
 			"FOYER_LOG_FORMAT=text",
+			"FOYER_ENCRYPTION_KEY=" + encryptionKey,
+			"FOYER_KEYS_ALGORITHM=EdDSA",
+			"FOYER_KEYS_ROTATION_PERIOD=168h",
+			"FOYER_KEYS_PREPUBLISH=10m",
+			"FOYER_TOKENS_ACCESS_TOKEN_TTL=5m",
+			"FOYER_TOKENS_ID_TOKEN_TTL=30m",
 		},
 		want: full,
 	},
@@ -250,6 +275,35 @@ var loadCases = []loadCase{
 		noFile: true,
 		env:    []string{"PATH=/usr/bin", "foyer_issuer=https://x.example", "FOYER=1", "NO_EQUALS_SIGN"},
 		want:   Defaults(false),
+	},
+	{
+		name:   "the encryption key may use the URL alphabet without padding",
+		noFile: true,
+		env:    []string{"FOYER_ENCRYPTION_KEY=yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc"},
+		want: with(Defaults(false), func(c *Config) {
+			c.Secrets.EncryptionKey = "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc"
+		}),
+	},
+	{
+		name:   "the encryption key may end in a newline, as a key file does",
+		noFile: true,
+		env:    []string{"FOYER_ENCRYPTION_KEY=" + encryptionKey + "\n"},
+		want:   with(Defaults(false), func(c *Config) { c.Secrets.EncryptionKey = encryptionKey + "\n" }),
+	},
+	{
+		name: "an empty FOYER_ENCRYPTION_KEY clears the file's key",
+		yaml: "secrets:\n  encryption_key: " + encryptionKey + "\n",
+		env:  []string{"FOYER_ENCRYPTION_KEY="},
+		want: Defaults(false),
+	},
+	{
+		name: "prepublish is checked against a rotation period from the file",
+		yaml: "keys:\n  rotation_period: 2h\n",
+		env:  []string{"FOYER_KEYS_PREPUBLISH=90m"},
+		want: with(Defaults(false), func(c *Config) {
+			c.Keys.RotationPeriod = 2 * time.Hour
+			c.Keys.Prepublish = 90 * time.Minute
+		}),
 	},
 	{
 		name:   "the last of a repeated variable wins",
@@ -442,6 +496,59 @@ var problemCases = []problemCase{
 		want: []string{
 			`database.max_conns: must be a whole number, got "ten" (line 2)`,
 			"FOYER_DATABASE_MAX_CONNS: must be between 1 and 1000, got 5000",
+		},
+	},
+	{
+		name: "a bad encryption key from the environment is named by its variable, not shown",
+		env:  []string{"FOYER_ENCRYPTION_KEY=not-a-key"},
+		want: []string{"FOYER_ENCRYPTION_KEY: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+	},
+	{
+		name: "an encryption key of 33 bytes in the file",
+		yaml: "secrets:\n  encryption_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n",
+		want: []string{"secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+	},
+	{
+		name: "a value where the secrets section belongs is not shown",
+		yaml: "secrets: " + encryptionKey + "\n",
+		want: []string{"secrets: must be a mapping with the keys encryption_key (line 1)"},
+	},
+	{
+		name: "the algorithm is case-sensitive",
+		yaml: "keys:\n  algorithm: rs256\n",
+		want: []string{`keys.algorithm: must be one of RS256, ES256, EdDSA, got "rs256"`},
+	},
+	{
+		name: "prepublish as long as the rotation period",
+		yaml: "keys:\n  rotation_period: 1h\n",
+		env:  []string{"FOYER_KEYS_PREPUBLISH=1h"},
+		want: []string{"FOYER_KEYS_PREPUBLISH: must be at least 2s and less than the rotation period (1h), got 1h"},
+	},
+	{
+		name: "a rotation period shorter than the default prepublish",
+		env:  []string{"FOYER_KEYS_ROTATION_PERIOD=30m"},
+		want: []string{"keys.prepublish: must be at least 2s and less than the rotation period (30m), got 1h"},
+	},
+	{
+		name: "a wrong rotation period does not hide a prepublish no rotation period allows",
+		env:  []string{"FOYER_KEYS_ROTATION_PERIOD=0", "FOYER_KEYS_PREPUBLISH=9000h"},
+		want: []string{
+			"FOYER_KEYS_ROTATION_PERIOD: must be between 1m and 8760h, got 0s",
+			"FOYER_KEYS_PREPUBLISH: must be at least 2s and less than the rotation period (at most 8760h), got 9000h",
+		},
+	},
+	{
+		name: "a wrong rotation period alone is one problem",
+		env:  []string{"FOYER_KEYS_ROTATION_PERIOD=0"},
+		want: []string{"FOYER_KEYS_ROTATION_PERIOD: must be between 1m and 8760h, got 0s"},
+	},
+	{
+		name: "token lifetimes out of range",
+		yaml: "tokens:\n  access_token_ttl: 30s\n",
+		env:  []string{"FOYER_TOKENS_ID_TOKEN_TTL=48h"},
+		want: []string{
+			"tokens.access_token_ttl: must be between 1m and 24h, got 30s",
+			"FOYER_TOKENS_ID_TOKEN_TTL: must be between 1m and 24h, got 48h",
 		},
 	},
 	{
@@ -642,6 +749,60 @@ func TestValidate(t *testing.T) {
 		{"text logs", func(c *Config) { c.Log.Format = "text" }, ""},
 		{"unknown log format", func(c *Config) { c.Log.Format = "logfmt" },
 			`log.format: must be one of text, json, got "logfmt"`},
+
+		{"encryption key in padded standard base64", func(c *Config) { c.Secrets.EncryptionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }, ""},
+		{"encryption key in standard base64 without padding", func(c *Config) { c.Secrets.EncryptionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" }, ""},
+		{"encryption key in padded URL base64", func(c *Config) { c.Secrets.EncryptionKey = "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc=" }, ""},
+		{"encryption key in URL base64 without padding", func(c *Config) { c.Secrets.EncryptionKey = "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc" }, ""},
+		{"encryption key of 31 bytes", func(c *Config) { c.Secrets.EncryptionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==" },
+			"secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+		{"encryption key of 33 bytes", func(c *Config) { c.Secrets.EncryptionKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g" },
+			"secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+		{"encryption key in hex", func(c *Config) {
+			c.Secrets.EncryptionKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		}, "secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+		{"encryption key mixing the two alphabets", func(c *Config) { c.Secrets.EncryptionKey = "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl5uc=" },
+			"secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+		{"encryption key with spaces around it", func(c *Config) { c.Secrets.EncryptionKey = " " + encryptionKey + " " },
+			"secrets.encryption_key: must be 32 random bytes in base64 (openssl rand -base64 32)"},
+
+		{"ES256 keys", func(c *Config) { c.Keys.Algorithm = "ES256" }, ""},
+		{"EdDSA keys", func(c *Config) { c.Keys.Algorithm = "EdDSA" }, ""},
+		{"no algorithm", func(c *Config) { c.Keys.Algorithm = "" },
+			`keys.algorithm: must be one of RS256, ES256, EdDSA, got ""`},
+		{"algorithm in the wrong case", func(c *Config) { c.Keys.Algorithm = "EDDSA" },
+			`keys.algorithm: must be one of RS256, ES256, EdDSA, got "EDDSA"`},
+		{"algorithm not offered", func(c *Config) { c.Keys.Algorithm = "HS256" },
+			`keys.algorithm: must be one of RS256, ES256, EdDSA, got "HS256"`},
+
+		{"shortest rotation period", func(c *Config) { c.Keys.RotationPeriod = time.Minute; c.Keys.Prepublish = 59 * time.Second }, ""},
+		{"longest rotation period", func(c *Config) { c.Keys.RotationPeriod = 8760 * time.Hour }, ""},
+		{"rotation period too short", func(c *Config) { c.Keys.RotationPeriod = 59 * time.Second; c.Keys.Prepublish = 2 * time.Second },
+			"keys.rotation_period: must be between 1m and 8760h, got 59s"},
+		{"rotation period too long", func(c *Config) { c.Keys.RotationPeriod = 8761 * time.Hour },
+			"keys.rotation_period: must be between 1m and 8760h, got 8761h"},
+
+		{"shortest prepublish", func(c *Config) { c.Keys.Prepublish = 2 * time.Second }, ""},
+		{"prepublish just under the rotation period", func(c *Config) { c.Keys.Prepublish = 720*time.Hour - time.Second }, ""},
+		{"prepublish too short", func(c *Config) { c.Keys.Prepublish = time.Second },
+			"keys.prepublish: must be at least 2s and less than the rotation period (720h), got 1s"},
+		{"no prepublish", func(c *Config) { c.Keys.Prepublish = 0 },
+			"keys.prepublish: must be at least 2s and less than the rotation period (720h), got 0s"},
+		{"prepublish as long as the rotation period", func(c *Config) { c.Keys.Prepublish = 720 * time.Hour },
+			"keys.prepublish: must be at least 2s and less than the rotation period (720h), got 720h"},
+		{"prepublish longer than the rotation period", func(c *Config) { c.Keys.RotationPeriod = time.Hour; c.Keys.Prepublish = 2 * time.Hour },
+			"keys.prepublish: must be at least 2s and less than the rotation period (1h), got 2h"},
+
+		{"shortest token lifetimes", func(c *Config) { c.Tokens.AccessTokenTTL = time.Minute; c.Tokens.IDTokenTTL = time.Minute }, ""},
+		{"longest token lifetimes", func(c *Config) { c.Tokens.AccessTokenTTL = 24 * time.Hour; c.Tokens.IDTokenTTL = 24 * time.Hour }, ""},
+		{"access token lifetime too short", func(c *Config) { c.Tokens.AccessTokenTTL = 59 * time.Second },
+			"tokens.access_token_ttl: must be between 1m and 24h, got 59s"},
+		{"access token lifetime too long", func(c *Config) { c.Tokens.AccessTokenTTL = 25 * time.Hour },
+			"tokens.access_token_ttl: must be between 1m and 24h, got 25h"},
+		{"no ID token lifetime", func(c *Config) { c.Tokens.IDTokenTTL = 0 },
+			"tokens.id_token_ttl: must be between 1m and 24h, got 0s"},
+		{"ID token lifetime too long", func(c *Config) { c.Tokens.IDTokenTTL = 24*time.Hour + time.Second },
+			"tokens.id_token_ttl: must be between 1m and 24h, got 24h0m1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := with(Defaults(false), tc.change)
@@ -668,6 +829,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Database: Database{ConnectRetry: -1, MaxConns: 0},
 		SMTP:     SMTP{URL: "smtp://mail.example.com", From: "nobody"},
 		Log:      Log{Level: "loud", Format: "xml"},
+		Secrets:  Secrets{EncryptionKey: "short"},
 	}
 	var keys []string
 	for _, e := range c.Validate().(interface{ Unwrap() []error }).Unwrap() {
@@ -677,13 +839,16 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"issuer", "http.addr", "http.shutdown_timeout", "http.trusted_proxies",
 		"database.data_dir", "database.connect_retry", "database.max_conns",
 		"smtp.url", "smtp.from", "log.level", "log.format",
+		"secrets.encryption_key", "keys.algorithm", "keys.rotation_period", "keys.prepublish",
+		"tokens.access_token_ttl", "tokens.id_token_ttl",
 	}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
 	}
 }
 
-// secret is a password that must never be shown.
+// secret is a password, or part of an encryption key, that must never be
+// shown.
 const secret = "s3cr3t"
 
 func TestPasswordsStayHidden(t *testing.T) {
@@ -711,6 +876,17 @@ func TestPasswordsStayHidden(t *testing.T) {
 		{"URL in the sender", "FOYER_SMTP_FROM", "smtp://mailer:s3cr3t@mail.example.com:587"},
 		{"URL in the trusted proxies", "FOYER_HTTP_TRUSTED_PROXIES", "10.0.0.1,postgres://foyer:s3cr3t@db"},
 		{"misspelt variable", "FOYER_DATABSE_URL", "postgres://foyer:s3cr3t@db:5432/foyer"},
+		{"valid encryption key", "FOYER_ENCRYPTION_KEY", encryptionKey},
+		{"encryption key too short", "FOYER_ENCRYPTION_KEY", secret},
+		{"encryption key too long", "FOYER_ENCRYPTION_KEY", encryptionKey + "AAAA"},
+		{"encryption key that is not base64", "FOYER_ENCRYPTION_KEY", secret + "!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+		{"encryption key in hex", "FOYER_ENCRYPTION_KEY", secret + "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d"},
+		{"misspelt encryption key variable", "FOYER_ENCRYPTON_KEY", encryptionKey},
+		{"encryption key in the algorithm", "FOYER_KEYS_ALGORITHM", encryptionKey},
+		{"encryption key in a duration", "FOYER_KEYS_ROTATION_PERIOD", encryptionKey},
+		{"encryption key in the log level", "FOYER_LOG_LEVEL", encryptionKey},
+		{"encryption key in the sender", "FOYER_SMTP_FROM", encryptionKey},
+		{"encryption key in the trusted proxies", "FOYER_HTTP_TRUSTED_PROXIES", encryptionKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// From the environment, and from the file under the same key.
@@ -727,19 +903,23 @@ func TestPasswordsStayHidden(t *testing.T) {
 				}
 			}
 			// Logged, valid or not, from the keys meant to hold a
-			// password (a URL in any other key does not pass Load).
+			// secret (a URL or key in any other key does not pass Load).
 			c := Defaults(false)
-			if s, ok := settingByEnv(tc.key); ok && (strings.HasSuffix(s.key, "url") || s.key == "issuer") && parseEnv(tc.val, s.field(&c)) == "" {
+			if s, ok := settingByEnv(tc.key); ok && (strings.HasSuffix(s.key, "url") || s.key == "issuer" || s.key == "secrets.encryption_key") && parseEnv(tc.val, s.field(&c)) == "" {
 				for _, h := range []func(io.Writer) slog.Handler{
 					func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) },
 					func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
 				} {
 					var buf bytes.Buffer
-					slog.New(h(&buf)).Info("starting", "config", c)
+					slog.New(h(&buf)).Info("starting", "config", c, "secrets", c.Secrets)
 					if strings.Contains(buf.String(), secret) {
 						t.Errorf("log shows the password:\n%s", buf.String())
 					}
 				}
+			}
+			// Decoded by Key, which cmd calls.
+			if _, err := (Secrets{EncryptionKey: tc.val}).Key(); err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("Key error shows the key:\n%v", err)
 			}
 		})
 	}
@@ -773,10 +953,84 @@ func TestLogValue(t *testing.T) {
 			"url":  "smtp://mailer:xxxxx@mail.example.com:587",
 			"from": "Example <id@example.com>",
 		},
-		"log": map[string]any{"level": "debug", "format": "text"},
+		"log":     map[string]any{"level": "debug", "format": "text"},
+		"secrets": map[string]any{"encryption_key": "xxxxx"},
+		"keys": map[string]any{
+			"algorithm":       "EdDSA",
+			"rotation_period": "168h0m0s",
+			"prepublish":      "10m0s",
+		},
+		"tokens": map[string]any{"access_token_ttl": "5m0s", "id_token_ttl": "30m0s"},
 	}
 	if diff := cmp.Diff(want, got.Config); diff != "" {
 		t.Errorf("logged config mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSecretsLogValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, key, want string
+	}{
+		{"no key", "", ""},
+		{"valid key", encryptionKey, "xxxxx"},
+		{"invalid key", secret, "xxxxx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "secrets", Secrets{EncryptionKey: tc.key})
+			var got struct{ Secrets map[string]any }
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatalf("log line %q: %v", buf.String(), err)
+			}
+			if diff := cmp.Diff(map[string]any{"encryption_key": tc.want}, got.Secrets); diff != "" {
+				t.Errorf("logged Secrets{%q} mismatch (-want +got):\n%s", tc.key, diff)
+			}
+		})
+	}
+}
+
+func TestSecretsKey(t *testing.T) {
+	// run returns the 32 bytes from, from+1, …, from+31.
+	run := func(from byte) []byte {
+		b := make([]byte, 32)
+		for i := range b {
+			b[i] = from + byte(i)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		want []byte // nil with ok for no key
+		ok   bool
+	}{
+		{"no key", "", nil, true},
+		{"padded standard base64", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", run(0), true},
+		{"standard base64 without padding", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", run(0), true},
+		{"with a final newline", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", run(0), true},
+		{"padded URL base64", "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc=", run(200), true},
+		{"URL base64 without padding", "yMnKy8zNzs_Q0dLT1NXW19jZ2tvc3d7f4OHi4-Tl5uc", run(200), true},
+		{"31 bytes", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==", nil, false},
+		{"33 bytes", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g", nil, false},
+		{"not base64", secret + "!", nil, false},
+		{"only a newline", "\n", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Secrets{EncryptionKey: tc.key}.Key()
+			if tc.ok != (err == nil) || !bytes.Equal(got, tc.want) || (tc.want == nil) != (got == nil) {
+				t.Fatalf("Secrets{%q}.Key() = %x, %v; want %x, ok %v", tc.key, got, err, tc.want, tc.ok)
+			}
+			if err == nil {
+				return
+			}
+			var p *Problem
+			if !errors.As(err, &p) || p.Key != "secrets.encryption_key" || p.Message != mustBeKey {
+				t.Errorf("Secrets{%q}.Key() error = %#v, want the secrets.encryption_key problem", tc.key, err)
+			}
+			if shown := strings.TrimSpace(tc.key); shown != "" && strings.Contains(err.Error(), shown) {
+				t.Errorf("Secrets{%q}.Key() error shows the key: %v", tc.key, err)
+			}
+		})
 	}
 }
 

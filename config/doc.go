@@ -22,20 +22,26 @@
 //
 // # Keys
 //
-//	YAML key                environment variable           default
-//	issuer                  FOYER_ISSUER                   http://localhost:8080
-//	dev                     (--dev)                        false
-//	http.addr               FOYER_HTTP_ADDR                :8080
-//	http.shutdown_timeout   FOYER_HTTP_SHUTDOWN_TIMEOUT    20s
-//	http.trusted_proxies    FOYER_HTTP_TRUSTED_PROXIES     none (comma-separated in the environment)
-//	database.url            FOYER_DATABASE_URL             empty: the embedded database
-//	database.data_dir       FOYER_DATA_DIR                 ./foyer-data
-//	database.connect_retry  FOYER_DATABASE_CONNECT_RETRY   30s
-//	database.max_conns      FOYER_DATABASE_MAX_CONNS       10
-//	smtp.url                FOYER_SMTP_URL                 empty: the log (and the dev mailbox)
-//	smtp.from               FOYER_SMTP_FROM                Foyer <no-reply@localhost>
-//	log.level               FOYER_LOG_LEVEL                info (debug, info, warn, error)
-//	log.format              FOYER_LOG_FORMAT               json; text with --dev
+//	YAML key                 environment variable            default
+//	issuer                   FOYER_ISSUER                    http://localhost:8080
+//	dev                      (--dev)                         false
+//	http.addr                FOYER_HTTP_ADDR                 :8080
+//	http.shutdown_timeout    FOYER_HTTP_SHUTDOWN_TIMEOUT     20s
+//	http.trusted_proxies     FOYER_HTTP_TRUSTED_PROXIES      none (comma-separated in the environment)
+//	database.url             FOYER_DATABASE_URL              empty: the embedded database
+//	database.data_dir        FOYER_DATA_DIR                  ./foyer-data
+//	database.connect_retry   FOYER_DATABASE_CONNECT_RETRY    30s
+//	database.max_conns       FOYER_DATABASE_MAX_CONNS        10
+//	smtp.url                 FOYER_SMTP_URL                  empty: the log (and the dev mailbox)
+//	smtp.from                FOYER_SMTP_FROM                 Foyer <no-reply@localhost>
+//	log.level                FOYER_LOG_LEVEL                 info (debug, info, warn, error)
+//	log.format               FOYER_LOG_FORMAT                json; text with --dev
+//	secrets.encryption_key   FOYER_ENCRYPTION_KEY            empty: <data_dir>/encryption.key
+//	keys.algorithm           FOYER_KEYS_ALGORITHM            RS256 (RS256, ES256, EdDSA)
+//	keys.rotation_period     FOYER_KEYS_ROTATION_PERIOD      720h (30 days)
+//	keys.prepublish          FOYER_KEYS_PREPUBLISH           1h
+//	tokens.access_token_ttl  FOYER_TOKENS_ACCESS_TOKEN_TTL   15m
+//	tokens.id_token_ttl      FOYER_TOKENS_ID_TOKEN_TTL       1h
 //
 // Durations use Go's syntax (30s, 5m, 1h30m, or 0) in the file and the
 // environment alike; a bare number has no unit and is an error.
@@ -62,5 +68,14 @@
 //
 // A problem names the key the way the user wrote it: the variable when the
 // value came from the environment, the YAML path otherwise. No message
-// repeats a password, and Config.LogValue replaces them with xxxxx.
+// repeats a password or the encryption key, and Config.LogValue replaces
+// them with xxxxx.
+//
+// # Secrets
+//
+// secrets.encryption_key is 32 random bytes in base64, standard or URL
+// alphabet, padded or not (openssl rand -base64 32); Secrets.Key decodes it.
+// It encrypts signing keys at rest, so keep it apart from the database
+// backups. Left empty, cmd/foyer reads <data_dir>/encryption.key, and
+// generates that file with --dev.
 package config

@@ -38,6 +38,12 @@ var settings = []setting{
 	{"smtp.from", "FOYER_SMTP_FROM", func(c *Config) any { return &c.SMTP.From }},
 	{"log.level", "FOYER_LOG_LEVEL", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "FOYER_LOG_FORMAT", func(c *Config) any { return &c.Log.Format }},
+	{"secrets.encryption_key", "FOYER_ENCRYPTION_KEY", func(c *Config) any { return &c.Secrets.EncryptionKey }},
+	{"keys.algorithm", "FOYER_KEYS_ALGORITHM", func(c *Config) any { return &c.Keys.Algorithm }},
+	{"keys.rotation_period", "FOYER_KEYS_ROTATION_PERIOD", func(c *Config) any { return &c.Keys.RotationPeriod }},
+	{"keys.prepublish", "FOYER_KEYS_PREPUBLISH", func(c *Config) any { return &c.Keys.Prepublish }},
+	{"tokens.access_token_ttl", "FOYER_TOKENS_ACCESS_TOKEN_TTL", func(c *Config) any { return &c.Tokens.AccessTokenTTL }},
+	{"tokens.id_token_ttl", "FOYER_TOKENS_ID_TOKEN_TTL", func(c *Config) any { return &c.Tokens.IDTokenTTL }},
 }
 
 // envConfig names the config file when no path is given.

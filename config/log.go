@@ -10,8 +10,9 @@ import (
 const redacted = "xxxxx"
 
 // LogValue implements slog.LogValuer, so that logging a Config shows every
-// key by its YAML name but no password: the one in database.url or smtp.url
-// (user info, or a password= query parameter) becomes xxxxx.
+// key by its YAML name but no secret: the password in database.url or
+// smtp.url (user info, or a password= query parameter) becomes xxxxx, and so
+// does the whole of secrets.encryption_key.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("issuer", redactURL(c.Issuer)),
@@ -35,7 +36,30 @@ func (c Config) LogValue() slog.Value {
 			slog.String("level", c.Log.Level),
 			slog.String("format", c.Log.Format),
 		),
+		// The group itself, not slog.Any: a handler that forgot to resolve
+		// a LogValuer would print the struct, key and all.
+		slog.Attr{Key: "secrets", Value: c.Secrets.LogValue()},
+		slog.Group("keys",
+			slog.String("algorithm", c.Keys.Algorithm),
+			slog.String("rotation_period", c.Keys.RotationPeriod.String()),
+			slog.String("prepublish", c.Keys.Prepublish.String()),
+		),
+		slog.Group("tokens",
+			slog.String("access_token_ttl", c.Tokens.AccessTokenTTL.String()),
+			slog.String("id_token_ttl", c.Tokens.IDTokenTTL.String()),
+		),
 	)
+}
+
+// LogValue implements slog.LogValuer: it shows whether the encryption key
+// is set (xxxxx) and nothing of it, valid or not, so Secrets can be logged
+// on its own as well as within Config.
+func (s Secrets) LogValue() slog.Value {
+	key := ""
+	if s.EncryptionKey != "" {
+		key = redacted
+	}
+	return slog.GroupValue(slog.String("encryption_key", key))
 }
 
 // redactURL replaces the passwords in raw, a URL that may carry them in its

@@ -23,7 +23,7 @@ type Problem struct {
 	// file's path.
 	Key string
 	// Message says what is wrong and what would be right, in one plain line.
-	// It never repeats a password.
+	// It never repeats a password or the encryption key.
 	Message string
 }
 
@@ -67,7 +67,42 @@ func (c Config) problems() []*Problem {
 	}
 	check("log.level", oneOfProblem(c.Log.Level, "debug", "info", "warn", "error"))
 	check("log.format", oneOfProblem(c.Log.Format, "text", "json"))
+	if _, err := c.Secrets.Key(); err != nil {
+		check("secrets.encryption_key", mustBeKey) // never the value: it is the key
+	}
+	check("keys.algorithm", oneOfProblem(c.Keys.Algorithm, "RS256", "ES256", "EdDSA"))
+	check("keys.rotation_period", durationProblem(c.Keys.RotationPeriod, minRotation, maxRotation))
+	check("keys.prepublish", prepublishProblem(c.Keys.Prepublish, c.Keys.RotationPeriod))
+	check("tokens.access_token_ttl", durationProblem(c.Tokens.AccessTokenTTL, time.Minute, 24*time.Hour))
+	check("tokens.id_token_ttl", durationProblem(c.Tokens.IDTokenTTL, time.Minute, 24*time.Hour))
 	return ps
+}
+
+// The bounds of keys.rotation_period: a key signs for at least a minute and
+// at most a year.
+const (
+	minRotation = time.Minute
+	maxRotation = 365 * 24 * time.Hour
+)
+
+// prepublishProblem checks how long a new key is in the JWKS before it
+// signs. Relying parties cache the JWKS, so a key must be published before
+// it signs (2s at the least, a floor against a zero that would let every
+// instance start signing with a key no verifier has fetched yet); and the
+// next key is published while the current one signs, so rotation must not
+// outrun publication: prepublish is less than the rotation period. When the rotation period is out of range (a problem of
+// its own) the longest valid one stands in for it, so that a prepublish no
+// rotation period allows is still reported.
+func prepublishProblem(prepublish, rotation time.Duration) string {
+	limit := fmt.Sprintf("the rotation period (%s)", shortDuration(rotation))
+	if durationProblem(rotation, minRotation, maxRotation) != "" {
+		rotation = maxRotation
+		limit = fmt.Sprintf("the rotation period (at most %s)", shortDuration(maxRotation))
+	}
+	if prepublish < 2*time.Second || prepublish >= rotation {
+		return fmt.Sprintf("must be at least 2s and less than %s, got %s", limit, shortDuration(prepublish))
+	}
+	return ""
 }
 
 // issuerProblem checks the OIDC issuer: clients compare it byte for byte
@@ -129,9 +164,11 @@ func validPort(port string, lowest uint64) bool {
 	return err == nil && n >= lowest
 }
 
+// durationProblem checks that d is from lowest to highest; a lowest of 1ns
+// means any positive duration.
 func durationProblem(d, lowest, highest time.Duration) string {
 	if d < lowest || d > highest {
-		if lowest > 0 {
+		if lowest == time.Nanosecond {
 			return fmt.Sprintf("must be more than 0s and at most %s, got %s", shortDuration(highest), shortDuration(d))
 		}
 		return fmt.Sprintf("must be between %s and %s, got %s", shortDuration(lowest), shortDuration(highest), shortDuration(d))
@@ -209,11 +246,15 @@ func oneOfProblem(value string, allowed ...string) string {
 }
 
 // quoted quotes a value for a message, unless it looks as if it holds a
-// password (user:pass@host, password=…), as when a URL lands in the wrong key.
+// password (user:pass@host, password=…), as when a URL lands in the wrong
+// key, or is an encryption key in the wrong place.
 func quoted(value string) string {
 	if strings.Contains(value, ":") && strings.Contains(value, "@") ||
 		strings.Contains(strings.ToLower(value), "password") {
 		return "a value that may hold a password (not shown)"
+	}
+	if _, ok := decodeKey(value); ok {
+		return "a value that may be an encryption key (not shown)"
 	}
 	return strconv.Quote(value)
 }

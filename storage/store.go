@@ -10,6 +10,7 @@ type Store interface {
 	Roles
 	Memberships
 	Clients
+	Keys
 
 	// Migrate applies pending schema migrations, safely when several
 	// processes start at once, and seeds the built-in roles.

@@ -222,7 +222,7 @@ func TestServeDev(t *testing.T) {
 		rest <- b.String()
 	}()
 
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404, "/.well-known/jwks.json": 200} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)
@@ -239,11 +239,23 @@ func TestServeDev(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(metrics), `foyer_http_requests_total{code="200",method="GET",route="/readyz"} 1`) {
-		t.Errorf("/metrics does not count the /readyz request:\n%s", metrics)
+	for _, want := range []string{
+		`foyer_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
+		`foyer_signing_key_transitions_total{transition="created"} 2`,
+		`foyer_signing_key_transitions_total{transition="activated"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "foyer-data", "foyer.db")); err != nil {
 		t.Errorf("embedded database not under ./foyer-data: %v", err)
+	}
+	// --dev keeps its generated encryption key beside the database, private.
+	if fi, err := os.Stat(filepath.Join(dir, "foyer-data", "encryption.key")); err != nil {
+		t.Errorf("dev encryption key not under ./foyer-data: %v", err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("dev encryption key mode = %v, want 0600", fi.Mode().Perm())
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/authz"
+	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/storage"
@@ -47,14 +49,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("database ready", "backend", backendName(cfg.Database),
 		"schema_version", report.Version, "migrations_applied", len(report.Applied))
 
+	s, err := newServer(cfg, log, store)
+	if err != nil {
+		return err
+	}
+	// Load (on first start: make) the signing keys before taking traffic.
+	if err := s.keys.Refresh(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr: %w", err)
-	}
-	s, err := newServer(cfg, log, store)
-	if err != nil {
-		ln.Close()
-		return err
 	}
 	log.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev)
 	return s.serve(ctx, ln)
@@ -65,6 +70,7 @@ type server struct {
 	log             *slog.Logger
 	engine          *gin.Engine
 	ready           *web.Readiness
+	keys            *keys.Manager
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
 	// here and get a 503 at once while the database is away.
@@ -72,10 +78,20 @@ type server struct {
 }
 
 func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*server, error) {
+	metrics := web.NewMetrics()
+	transitions := metrics.Counter("foyer_signing_key_transitions_total",
+		"Signing key state changes by transition (created, activated, retired, removed, revoked).", "transition")
+	km, err := newKeyManager(cfg, store, log, cfg.Dev, func(t keys.Transition) {
+		transitions.WithLabelValues(string(t)).Inc()
+	})
+	if err != nil {
+		return nil, err
+	}
 	s := &server{
 		log:             log,
 		engine:          gin.New(),
 		ready:           web.NewReadiness(store, log),
+		keys:            km,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
@@ -86,7 +102,6 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	if err := e.SetTrustedProxies(cfg.HTTP.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	metrics := web.NewMetrics()
 	e.Use(web.Recovery(log), web.RequestIDs(), web.SecureHeaders(strings.HasPrefix(cfg.Issuer, "https://")),
 		metrics.Middleware(), web.AccessLog(log))
 	e.NoRoute(func(c *gin.Context) { web.AbortProblem(c, http.StatusNotFound, "") })
@@ -96,6 +111,8 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	e.HEAD("/healthz", web.Healthz)
 	e.GET("/readyz", s.ready.Readyz)
 	e.GET("/metrics", metrics.Handler())
+	// Served from memory: verifiers keep working while the database is away.
+	e.GET("/.well-known/jwks.json", authz.JWKS(s.keys))
 	s.api = e.Group("", s.ready.RequireDatabase())
 	return s, nil
 }
@@ -113,9 +130,10 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	checks, stopChecks := context.WithCancel(ctx)
-	defer stopChecks()
-	go s.ready.Run(checks, time.Second)
+	background, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go s.ready.Run(background, time.Second)
+	go s.keys.Run(background)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

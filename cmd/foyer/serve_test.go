@@ -20,14 +20,19 @@ import (
 	"github.com/foyerdev/foyer/storage/sqlite"
 )
 
+// testConfig is the --dev configuration with its data directory (where the
+// dev encryption key is generated) in a temporary directory.
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
 	cfg, err := config.Load("", nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Database.DataDir = t.TempDir()
 	return cfg
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // startServer serves s on a loopback port until the returned stop is called;
 // stop returns what serve returned.

@@ -16,9 +16,12 @@
 //     DB-04, DB-05)
 //
 // Update methods run their closure inside a transaction that holds the row
-// with SELECT … FOR UPDATE. The transaction is retried on serialization
-// failure, deadlock, or an error pgconn says happened before anything was sent
-// (DB-06), so a closure may run more than once and must only compute.
+// with SELECT … FOR UPDATE; UpdateSigningKeys, which may find no key row to
+// hold, locks the one row of signing_keys_lock instead, so that instances
+// bootstrapping or rotating at once take turns (SECURITY.md F4). The
+// transaction is retried on serialization failure, deadlock, or an error
+// pgconn says happened before anything was sent (DB-06), so a closure may run
+// more than once and must only compute.
 //
 // Open waits for the database with exponential backoff (Options.ConnectRetry)
 // and logs one warning, not one line per attempt (SECURITY.md F2). Once open,

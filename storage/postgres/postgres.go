@@ -315,6 +315,24 @@ func timestamp(t time.Time) time.Time {
 	return t.Truncate(time.Microsecond).UTC()
 }
 
+// nullTimestamp is timestamp for a time that may not have happened yet: the
+// zero time is NULL.
+func nullTimestamp(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = timestamp(t)
+	return &t
+}
+
+// orZero is a nullable time as read: UTC, and the zero time for NULL.
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 // nonNil turns a nil slice into an empty one: the array columns are NOT NULL.
 func nonNil(s []string) []string {
 	if s == nil {

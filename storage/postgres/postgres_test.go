@@ -74,7 +74,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Migrate: %v", err)
 	}
-	want := storage.MigrationReport{Applied: []string{"00001_init.sql"}, Version: 1}
+	want := storage.MigrationReport{Applied: []string{"00001_init.sql", "00002_signing_keys.sql"}, Version: 2}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("first Migrate report (-want +got):\n%s", diff)
 	}
@@ -82,7 +82,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	if diff := cmp.Diff(storage.MigrationReport{Version: 1}, second); diff != "" {
+	if diff := cmp.Diff(storage.MigrationReport{Version: 2}, second); diff != "" {
 		t.Errorf("second Migrate report (-want +got):\n%s", diff)
 	}
 	checkBuiltinRoles(t, s)
@@ -148,12 +148,12 @@ func TestMigrateConcurrently(t *testing.T) {
 			t.Errorf("process %d: %v", i, errs[i])
 			continue
 		}
-		if reports[i].Version != 1 {
-			t.Errorf("process %d: Version = %d, want 1", i, reports[i].Version)
+		if reports[i].Version != 2 {
+			t.Errorf("process %d: Version = %d, want 2", i, reports[i].Version)
 		}
 		applied = append(applied, reports[i].Applied...)
 	}
-	if diff := cmp.Diff([]string{"00001_init.sql"}, applied); diff != "" {
+	if diff := cmp.Diff([]string{"00001_init.sql", "00002_signing_keys.sql"}, applied); diff != "" {
 		t.Errorf("migrations applied over all processes (-want +got):\n%s", diff)
 	}
 

@@ -14,5 +14,6 @@
 // a reader tries to become a writer.
 //
 // Times are TEXT in the fixed-width UTC form 2006-01-02T15:04:05.000000Z,
-// which sorts like the instants it names; lists are JSON arrays.
+// which sorts like the instants it names, and a zero time that may still be
+// set (a signing key's ActivatedAt, say) is NULL; lists are JSON arrays.
 package sqlite

@@ -317,6 +317,26 @@ func (c timeColumn) Scan(src any) error {
 	return nil
 }
 
+// nullTime is formatTime for a time that may not have happened yet: the
+// zero time is NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return formatTime(t)
+}
+
+// nullTimeColumn scans a time written by nullTime: NULL is the zero time.
+type nullTimeColumn struct{ t *time.Time }
+
+func (c nullTimeColumn) Scan(src any) error {
+	if src == nil {
+		*c.t = time.Time{}
+		return nil
+	}
+	return timeColumn(c).Scan(src)
+}
+
 // encodeList stores a list as a JSON array; nil becomes [] rather than null.
 func encodeList(l []string) string {
 	if l == nil {

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -12,11 +13,16 @@ func concurrencyTests() []test {
 	return []test{
 		{"UpdateUserLosesNothing", testConcurrentUpdateUser},
 		{"UpdateOrganizationLosesNothing", testConcurrentUpdateOrg},
+		{"UpdateSigningKeysBootstrapsOneKey", testConcurrentKeyBootstrap},
+		{"UpdateSigningKeysLosesNothing", testConcurrentKeyAppend},
 	}
 }
 
 // writers is how many goroutines update one record at once.
 const writers = 20
+
+// keyWriters is how many instances update the signing keys at once.
+const keyWriters = 10
 
 func testConcurrentUpdateUser(t *testing.T, s storage.Store) {
 	u := newUser("alice@example.com")
@@ -84,5 +90,88 @@ func checkNoLostUpdate(t *testing.T, call string, appendLetter func(c byte) erro
 	if string(letters) != string(want) {
 		t.Errorf("after %d concurrent %s calls, Name = %q (%d letters), want each of %q once",
 			writers, call, got, len(got), want)
+	}
+}
+
+// testConcurrentKeyBootstrap starts keyWriters instances at once on an empty
+// key set, each adding an active key unless the set has one (SECURITY.md
+// F4). Exactly one key results, no call fails, and every call returns that
+// key, so all instances sign with it. Were the updates not serialized, some
+// would add a key too and fail on the unique index.
+func testConcurrentKeyBootstrap(t *testing.T, s storage.Store) {
+	results := make([][]storage.SigningKey, keyWriters)
+	errs := make([]error, keyWriters)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range keyWriters {
+		// Key material is made outside the closure, which only decides.
+		k := newSigningKey(storage.KeyActive, i)
+		k.ActivatedAt = k.CreatedAt
+		wg.Go(func() {
+			<-start // release all at once for the most overlap
+			results[i], errs[i] = s.UpdateSigningKeys(t.Context(), func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
+				if slices.ContainsFunc(keys, func(have storage.SigningKey) bool { return have.State == storage.KeyActive }) {
+					return keys, nil
+				}
+				return append(keys, k), nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	keys, err := s.ListSigningKeys(t.Context())
+	if err != nil {
+		t.Fatalf("ListSigningKeys() error = %v", err)
+	}
+	if len(keys) != 1 {
+		t.Errorf("after %d concurrent bootstraps ListSigningKeys() = %d keys, want 1", keyWriters, len(keys))
+	}
+	for i := range keyWriters {
+		if errs[i] != nil {
+			t.Errorf("UpdateSigningKeys(bootstrap #%d) error = %v", i, errs[i])
+		} else if d := diff(keys, results[i]); d != "" {
+			t.Errorf("UpdateSigningKeys(bootstrap #%d) returned another set than is stored (-stored +returned):\n%s", i, d)
+		}
+	}
+}
+
+// testConcurrentKeyAppend has keyWriters goroutines each add one retired key
+// at once. Every key is stored, and the sets the calls return hold 1, 2, …,
+// keyWriters keys, one each: every call saw all those before it.
+func testConcurrentKeyAppend(t *testing.T, s storage.Store) {
+	var want []storage.SigningKey
+	for i := range keyWriters {
+		want = append(want, newSigningKey(storage.KeyRetired, i))
+	}
+	sizes := make([]int, keyWriters)
+	errs := make([]error, keyWriters)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, k := range want {
+		wg.Go(func() {
+			<-start
+			keys, err := s.UpdateSigningKeys(t.Context(), func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
+				return append(keys, k), nil
+			})
+			sizes[i], errs[i] = len(keys), err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateSigningKeys(add key #%d) error = %v", i, err)
+		}
+	}
+
+	// newSigningKey(…, i) is created at(i): want is in the stored order.
+	checkListedKeys(t, s, fmt.Sprintf("ListSigningKeys() after %d concurrent additions", keyWriters), storedKeys(want...))
+	slices.Sort(sizes)
+	for i, n := range sizes {
+		if n != i+1 {
+			t.Errorf("UpdateSigningKeys returned sets of sizes %v, want 1 to %d once each", sizes, keyWriters)
+			break
+		}
 	}
 }

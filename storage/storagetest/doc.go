@@ -16,7 +16,9 @@
 // cover create, get, list, update and delete for every aggregate; not-found
 // and duplicate errors; case-insensitive emails; UTC times truncated to
 // microseconds; built-in and custom roles; memberships and what deleting a
-// user or an organization removes; compare-and-swap updates under
-// concurrency; and repeated migrations. The suite uses only the storage.Store
-// interface, never a backend's internals.
+// user or an organization removes; the signing key set, replaced as a whole,
+// with at most one next and one active key; compare-and-swap updates under
+// concurrency, including instances bootstrapping a signing key at once; and
+// repeated migrations. The suite uses only the storage.Store interface, never
+// a backend's internals.
 package storagetest

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Roles", roleTests()},
 		{"Memberships", membershipTests()},
 		{"Clients", clientTests()},
+		{"SigningKeys", signingKeyTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},
 		{"Migrate", migrateTests()},

@@ -62,6 +62,14 @@ func knownMethod(m string) string {
 	return "other"
 }
 
+// Counter registers a counter vector on this registry, for features to
+// count their own events.
+func (m *Metrics) Counter(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	m.registry.MustRegister(c)
+	return c
+}
+
 // Handler serves the Prometheus text format.
 func (m *Metrics) Handler() gin.HandlerFunc {
 	h := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
