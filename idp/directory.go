@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/foyerdev/foyer/idp/password"
@@ -28,9 +29,11 @@ type Options struct {
 
 // Directory creates users and organizations and manages memberships.
 type Directory struct {
-	store  DirectoryStore
-	params password.Params
-	now    func() time.Time
+	store     DirectoryStore
+	params    password.Params
+	now       func() time.Time
+	decoyOnce sync.Once
+	decoy     string
 }
 
 // NewDirectory returns a Directory over opts.Store.
@@ -172,4 +175,34 @@ func (d *Directory) organization(ctx context.Context, ref string) (storage.Organ
 		return o, fmt.Errorf("find organization: %w", err)
 	}
 	return o, nil
+}
+
+// ErrBadCredentials: the email or the password is wrong. Which one is never
+// said, so the answer does not reveal whether an account exists.
+var ErrBadCredentials = errors.New("wrong email or password")
+
+// Authenticate checks an email and password and returns the user's ID. An
+// unknown email costs the same hashing work as a known one, so timing does
+// not reveal which accounts exist. Rate limiting comes with the sign-in work.
+func (d *Directory) Authenticate(ctx context.Context, email, pw string) (string, error) {
+	u, err := d.store.GetUserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return "", fmt.Errorf("authenticate: %w", err)
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = d.decoyHash()
+	}
+	ok, verr := password.Verify(pw, hash)
+	if err != nil || u.PasswordHash == "" || verr != nil || !ok {
+		return "", ErrBadCredentials
+	}
+	return u.ID, nil
+}
+
+// decoyHash is a hash of a random password under the current parameters,
+// made once, for unknown emails to verify against.
+func (d *Directory) decoyHash() string {
+	d.decoyOnce.Do(func() { d.decoy = password.Hash(storage.NewID(""), d.params) })
+	return d.decoy
 }

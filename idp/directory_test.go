@@ -155,3 +155,28 @@ func FuzzValidateEmail(f *testing.F) {
 		}
 	})
 }
+
+func TestAuthenticate(t *testing.T) {
+	d := newDirectory(t)
+	ctx := t.Context()
+	u, err := d.CreateUser(ctx, NewUser{Email: "Alice@Example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateUser(ctx, NewUser{Email: "nopassword@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := d.Authenticate(ctx, "alice@example.COM", "correct horse"); err != nil || id != u.ID {
+		t.Errorf("Authenticate(right password, other case) = %q, %v; want %q", id, err, u.ID)
+	}
+	for _, tc := range []struct{ name, email, password string }{
+		{"wrong password", "alice@example.com", "correct horsE"},
+		{"unknown email", "bob@example.com", "correct horse"},
+		{"account without a password", "nopassword@example.com", ""},
+		{"empty password", "alice@example.com", ""},
+	} {
+		if id, err := d.Authenticate(ctx, tc.email, tc.password); !errors.Is(err, ErrBadCredentials) || id != "" {
+			t.Errorf("%s: Authenticate = %q, %v; want ErrBadCredentials", tc.name, id, err)
+		}
+	}
+}

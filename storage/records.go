@@ -63,8 +63,15 @@ type Client struct {
 	Scopes                 []string
 	FirstParty             bool
 	AccessTokenFormat      string // "jwt" or "opaque"
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none (public clients).
+	TokenEndpointAuthMethod string
+	RequirePKCE             bool   // also for a confidential client (public ones always need it)
+	RequirePAR              bool   // authorization requests must be pushed (RFC 9126)
+	ApplicationType         string // "web" or "native" (RFC 8252 loopback ports)
+	JWKS                    []byte // public keys for private_key_jwt, as a JWK Set document
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
 }
 
 // Page selects a slice of a list ordered by ID: records with an ID greater

@@ -11,6 +11,10 @@ type Store interface {
 	Memberships
 	Clients
 	Keys
+	OAuthSessions
+	BrowserSessions
+	Consents
+	Transactions
 
 	// Migrate applies pending schema migrations, safely when several
 	// processes start at once, and seeds the built-in roles.

@@ -26,14 +26,9 @@ const encryptionKeyFile = "encryption.key"
 // verifier whose clock runs behind still finds it (F5).
 const clockLeeway = 5 * time.Minute
 
-// newKeyManager builds the signing-key manager from configuration. The
-// encryption key comes from secrets.encryption_key, else from the data
-// directory, where --dev creates it (generate=true).
-func newKeyManager(cfg config.Config, store storage.Keys, log *slog.Logger, generate bool, onTransition func(keys.Transition)) (*keys.Manager, error) {
-	key, err := encryptionKey(cfg, generate, log)
-	if err != nil {
-		return nil, err
-	}
+// newKeyManager builds the signing-key manager from configuration and the
+// encryption key (see encryptionKey).
+func newKeyManager(cfg config.Config, key []byte, store storage.Keys, log *slog.Logger, onTransition func(keys.Transition)) (*keys.Manager, error) {
 	cipher, err := keys.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("secrets.encryption_key: %w", err)
@@ -50,6 +45,9 @@ func newKeyManager(cfg config.Config, store storage.Keys, log *slog.Logger, gene
 	}), nil
 }
 
+// encryptionKey returns the key that seals secrets at rest: from
+// secrets.encryption_key, else from the data directory, where --dev creates
+// it (generate=true).
 func encryptionKey(cfg config.Config, generate bool, log *slog.Logger) ([]byte, error) {
 	key, err := cfg.Secrets.Key()
 	if err != nil || key != nil {
@@ -107,7 +105,12 @@ func (a *app) keyManager(cmd *cobra.Command) (*keys.Manager, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := newKeyManager(cfg, store, log, false, nil)
+	key, err := encryptionKey(cfg, false, log)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	m, err := newKeyManager(cfg, key, store, log, nil)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

@@ -101,7 +101,12 @@ func TestKeysBootstrapOnce(t *testing.T) {
 				errs <- err
 				return
 			}
-			m, err := newKeyManager(cfg, store, discard(), false, nil)
+			key, err := cfg.Secrets.Key()
+			if err != nil {
+				errs <- err
+				return
+			}
+			m, err := newKeyManager(cfg, key, store, discard(), nil)
 			if err == nil {
 				err = m.Refresh(t.Context())
 			}

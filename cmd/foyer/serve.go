@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +17,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/foyerdev/foyer/authz"
+	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
+	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -71,6 +77,7 @@ type server struct {
 	engine          *gin.Engine
 	ready           *web.Readiness
 	keys            *keys.Manager
+	provider        *authz.Provider
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
 	// here and get a 503 at once while the database is away.
@@ -81,8 +88,33 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	metrics := web.NewMetrics()
 	transitions := metrics.Counter("foyer_signing_key_transitions_total",
 		"Signing key state changes by transition (created, activated, retired, removed, revoked).", "transition")
-	km, err := newKeyManager(cfg, store, log, cfg.Dev, func(t keys.Transition) {
+	key, err := encryptionKey(cfg, cfg.Dev, log)
+	if err != nil {
+		return nil, err
+	}
+	km, err := newKeyManager(cfg, key, store, log, func(t keys.Transition) {
 		transitions.WithLabelValues(string(t)).Inc()
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages, err := render.New(templates.FS)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	provider, err := authz.New(authz.Options{
+		Issuer:           cfg.Issuer,
+		SigningAlgorithm: cfg.Keys.Algorithm,
+		Store:            store,
+		Keys:             km,
+		Secrets:          clients.NewSecretHasher(clients.DeriveKey(key)),
+		HMACSecret:       deriveKey(key, "foyer token hmac v1"),
+		Authenticator:    idp.NewDirectory(idp.Options{Store: store}),
+		Pages:            pages,
+		AccessTokenTTL:   cfg.Tokens.AccessTokenTTL,
+		IDTokenTTL:       cfg.Tokens.IDTokenTTL,
+		SecureCookies:    strings.HasPrefix(cfg.Issuer, "https://"),
+		Logger:           log,
 	})
 	if err != nil {
 		return nil, err
@@ -92,6 +124,7 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 		engine:          gin.New(),
 		ready:           web.NewReadiness(store, log),
 		keys:            km,
+		provider:        provider,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
@@ -114,6 +147,8 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	// Served from memory: verifiers keep working while the database is away.
 	e.GET("/.well-known/jwks.json", authz.JWKS(s.keys))
 	s.api = e.Group("", s.ready.RequireDatabase())
+	// Browser pages replace the API CSP with a nonce-based one per page.
+	s.provider.Mount(e.Group("", s.ready.RequireDatabase()), s.api)
 	return s, nil
 }
 
@@ -134,6 +169,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	defer stopBackground()
 	go s.ready.Run(background, time.Second)
 	go s.keys.Run(background)
+	go s.provider.Sweep(background, time.Minute)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -171,4 +207,14 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(web.ContextHandler(h))
+}
+
+// deriveKey makes a purpose-bound 32-byte key from the encryption key
+// (HKDF-SHA256), so one operator secret serves several uses without reuse.
+func deriveKey(key []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, key, nil, purpose, 32)
+	if err != nil {
+		panic(fmt.Sprintf("hkdf: %v", err)) // only for absurd lengths
+	}
+	return k
 }

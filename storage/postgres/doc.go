@@ -23,6 +23,14 @@
 // pgconn says happened before anything was sent (DB-06), so a closure may run
 // more than once and must only compute.
 //
+// BeginTx puts a transaction in the context it returns (fosite's
+// storage.Transactional); every method called with that context runs in it.
+// Update methods then run once, inside a savepoint, without retries: the
+// caller owns the transaction and retries it whole if it must.
+// DeactivateOAuthSession is a single conditional UPDATE, so of concurrent
+// redemptions of one code exactly one succeeds (SECURITY.md DB-01), inside a
+// transaction or not.
+//
 // Open waits for the database with exponential backoff (Options.ConnectRetry)
 // and logs one warning, not one line per attempt (SECURITY.md F2). Once open,
 // the pool reconnects by itself after an outage (F1).

@@ -29,13 +29,8 @@ func scanKey(row pgx.Row) (storage.SigningKey, error) {
 
 // ListSigningKeys returns every key, ordered by CreatedAt then ID.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	keys, err := listSigningKeys(ctx, s.pool)
+	keys, err := listSigningKeys(ctx, s.q(ctx))
 	return keys, mapError("list signing keys", err)
-}
-
-// querier is what a pool and a transaction share.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 func listSigningKeys(ctx context.Context, q querier) ([]storage.SigningKey, error) {

@@ -31,7 +31,7 @@ func (s *Store) CreateMembership(ctx context.Context, m storage.Membership) (sto
 	// key check locks the role row against a concurrent DeleteRole. A missing
 	// organization or user fails that check; a missing role leaves nothing
 	// to insert.
-	out, err := scanMembership(s.pool.QueryRow(ctx, `
+	out, err := scanMembership(s.q(ctx).QueryRow(ctx, `
 		INSERT INTO memberships (org_id, user_id, role_id, created_at, updated_at)
 		SELECT $1, $3, id, $4, $5 `+roleInOrg+`
 		RETURNING org_id, user_id, $2::text, created_at, updated_at`,
@@ -47,14 +47,14 @@ func noRole(name string) error {
 }
 
 func (s *Store) GetMembership(ctx context.Context, orgID, userID string) (storage.Membership, error) {
-	m, err := scanMembership(s.pool.QueryRow(ctx, membershipSelect+` WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID))
+	m, err := scanMembership(s.q(ctx).QueryRow(ctx, membershipSelect+` WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID))
 	return m, mapError(fmt.Sprintf("get membership of user %q in organization %q", userID, orgID), err)
 }
 
 // ListMembershipsByOrganization lists the organization's members ordered by
 // user ID; p.After is a user ID.
 func (s *Store) ListMembershipsByOrganization(ctx context.Context, orgID string, p storage.Page) ([]storage.Membership, error) {
-	rows, _ := s.pool.Query(ctx, membershipSelect+` WHERE m.org_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`,
+	rows, _ := s.q(ctx).Query(ctx, membershipSelect+` WHERE m.org_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`,
 		orgID, p.After, p.EffectiveLimit())
 	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) { return scanMembership(r) })
 	return ms, mapError(fmt.Sprintf("list memberships of organization %q", orgID), err)
@@ -63,7 +63,7 @@ func (s *Store) ListMembershipsByOrganization(ctx context.Context, orgID string,
 // ListMembershipsByUser lists every membership of the user ordered by
 // organization ID.
 func (s *Store) ListMembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error) {
-	rows, _ := s.pool.Query(ctx, membershipSelect+` WHERE m.user_id = $1 ORDER BY m.org_id`, userID)
+	rows, _ := s.q(ctx).Query(ctx, membershipSelect+` WHERE m.user_id = $1 ORDER BY m.org_id`, userID)
 	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) { return scanMembership(r) })
 	return ms, mapError(fmt.Sprintf("list memberships of user %q", userID), err)
 }
@@ -101,7 +101,7 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 }
 
 func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = storage.ErrNotFound
 	}

@@ -21,7 +21,7 @@ func scanOrganization(row pgx.Row) (storage.Organization, error) {
 
 // CreateOrganization stores o. ErrAlreadyExists when the ID or slug is taken.
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
-	o, err := scanOrganization(s.pool.QueryRow(ctx, `
+	o, err := scanOrganization(s.q(ctx).QueryRow(ctx, `
 		INSERT INTO organizations (id, slug, name, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		RETURNING `+orgColumns,
@@ -30,17 +30,17 @@ func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) 
 }
 
 func (s *Store) GetOrganization(ctx context.Context, id string) (storage.Organization, error) {
-	o, err := scanOrganization(s.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id))
+	o, err := scanOrganization(s.q(ctx).QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id))
 	return o, mapError(fmt.Sprintf("get organization %q", id), err)
 }
 
 func (s *Store) GetOrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error) {
-	o, err := scanOrganization(s.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE slug = $1`, slug))
+	o, err := scanOrganization(s.q(ctx).QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE slug = $1`, slug))
 	return o, mapError(fmt.Sprintf("get organization by slug %q", slug), err)
 }
 
 func (s *Store) ListOrganizations(ctx context.Context, p storage.Page) ([]storage.Organization, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id > $1 ORDER BY id LIMIT $2`,
+	rows, _ := s.q(ctx).Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id > $1 ORDER BY id LIMIT $2`,
 		p.After, p.EffectiveLimit())
 	orgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Organization, error) { return scanOrganization(r) })
 	return orgs, mapError("list organizations", err)
@@ -72,7 +72,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 // DeleteOrganization removes the organization; the database cascades to its
 // memberships and custom roles.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = storage.ErrNotFound
 	}

@@ -298,8 +298,15 @@ func (s *Store) seedBuiltinRoles(ctx context.Context, lockID int64) error {
 
 // inTx runs fn in a transaction and commits. It runs fn again, in a new
 // transaction, when the failure is retryable (see retryable); fn must
-// therefore have no effect outside tx.
+// therefore have no effect outside tx. When ctx carries a transaction
+// (BeginTx), fn runs once in it instead, inside a savepoint (pgx's nested
+// transaction): a failure undoes fn's writes and leaves the caller's
+// transaction usable, and the caller's Commit decides. A retry there would
+// be pointless, as a serialization failure aborts the caller's transaction.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if tx := s.ctxTx(ctx); tx != nil {
+		return pgx.BeginFunc(ctx, tx, fn)
+	}
 	var err error
 	for range txAttempts {
 		err = pgx.BeginFunc(ctx, s.pool, fn)

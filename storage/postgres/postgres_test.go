@@ -63,6 +63,9 @@ func newUser(email string) storage.User {
 	return storage.User{ID: storage.NewID(storage.PrefixUser), Email: email, Name: "Test", CreatedAt: now, UpdatedAt: now}
 }
 
+// allMigrations are the files in migrations/, in order.
+var allMigrations = []string{"00001_init.sql", "00002_signing_keys.sql", "00003_oauth.sql"}
+
 func TestMigrate(t *testing.T) {
 	s, err := Open(t.Context(), Options{URL: pgtest.Schema(t)})
 	if err != nil {
@@ -74,7 +77,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Migrate: %v", err)
 	}
-	want := storage.MigrationReport{Applied: []string{"00001_init.sql", "00002_signing_keys.sql"}, Version: 2}
+	want := storage.MigrationReport{Applied: allMigrations, Version: 3}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("first Migrate report (-want +got):\n%s", diff)
 	}
@@ -82,7 +85,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	if diff := cmp.Diff(storage.MigrationReport{Version: 2}, second); diff != "" {
+	if diff := cmp.Diff(storage.MigrationReport{Version: 3}, second); diff != "" {
 		t.Errorf("second Migrate report (-want +got):\n%s", diff)
 	}
 	checkBuiltinRoles(t, s)
@@ -148,12 +151,12 @@ func TestMigrateConcurrently(t *testing.T) {
 			t.Errorf("process %d: %v", i, errs[i])
 			continue
 		}
-		if reports[i].Version != 2 {
-			t.Errorf("process %d: Version = %d, want 2", i, reports[i].Version)
+		if reports[i].Version != 3 {
+			t.Errorf("process %d: Version = %d, want 3", i, reports[i].Version)
 		}
 		applied = append(applied, reports[i].Applied...)
 	}
-	if diff := cmp.Diff([]string{"00001_init.sql", "00002_signing_keys.sql"}, applied); diff != "" {
+	if diff := cmp.Diff(allMigrations, applied); diff != "" {
 		t.Errorf("migrations applied over all processes (-want +got):\n%s", diff)
 	}
 

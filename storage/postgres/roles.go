@@ -41,7 +41,7 @@ func (s *Store) CreateRole(ctx context.Context, r storage.Role) (storage.Role, e
 	if storage.IsBuiltinRole(r.Name) {
 		return storage.Role{}, fmt.Errorf("create role %q: %w: a built-in role has that name", r.Name, storage.ErrAlreadyExists)
 	}
-	r, err := scanRole(s.pool.QueryRow(ctx, `
+	r, err := scanRole(s.q(ctx).QueryRow(ctx, `
 		INSERT INTO roles (id, org_id, name, description, permissions, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+roleColumns,
@@ -51,14 +51,14 @@ func (s *Store) CreateRole(ctx context.Context, r storage.Role) (storage.Role, e
 
 // GetRole finds the role named name usable in organization orgID.
 func (s *Store) GetRole(ctx context.Context, orgID, name string) (storage.Role, error) {
-	r, err := scanRole(s.pool.QueryRow(ctx, `SELECT `+roleColumns+` `+roleInOrg, orgID, name))
+	r, err := scanRole(s.q(ctx).QueryRow(ctx, `SELECT `+roleColumns+` `+roleInOrg, orgID, name))
 	return r, mapError(fmt.Sprintf("get role %q of organization %q", name, orgID), err)
 }
 
 // ListRoles lists the built-in roles, then the organization's custom roles,
 // each group ordered by name. ErrNotFound when the organization does not exist.
 func (s *Store) ListRoles(ctx context.Context, orgID string) ([]storage.Role, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+roleColumns+` FROM roles WHERE `+usableIn+`
+	rows, _ := s.q(ctx).Query(ctx, `SELECT `+roleColumns+` FROM roles WHERE `+usableIn+`
 		ORDER BY org_id IS NOT NULL, name`, orgID)
 	roles, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Role, error) { return scanRole(r) })
 	if err == nil && len(roles) == 0 {
@@ -101,7 +101,7 @@ func (s *Store) DeleteRole(ctx context.Context, orgID, name string) error {
 	if storage.IsBuiltinRole(name) {
 		return fmt.Errorf("%s: %w: built-in roles cannot be deleted", op, storage.ErrConflict)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM roles WHERE org_id = $1 AND name = $2`, orgID, name)
+	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM roles WHERE org_id = $1 AND name = $2`, orgID, name)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = storage.ErrNotFound
 	}

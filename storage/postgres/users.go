@@ -22,7 +22,7 @@ func scanUser(row pgx.Row) (storage.User, error) {
 // CreateUser stores u. ErrAlreadyExists when the ID or the email (by
 // storage.EmailKey) is taken; ErrInvalid when either is empty.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	row := s.pool.QueryRow(ctx, `
+	row := s.q(ctx).QueryRow(ctx, `
 		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		RETURNING `+userColumns,
@@ -33,20 +33,20 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, e
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.q(ctx).QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	return u, mapError(fmt.Sprintf("get user %q", id), err)
 }
 
 // GetUserByEmail finds a user by email, ignoring case and surrounding space.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, storage.EmailKey(email)))
+	u, err := scanUser(s.q(ctx).QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, storage.EmailKey(email)))
 	// The email stays out of the message: errors end up in logs.
 	return u, mapError("get user by email", err)
 }
 
 func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, error) {
 	// A failed Query surfaces through CollectRows (pgx's documented idiom).
-	rows, _ := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
+	rows, _ := s.q(ctx).Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
 		p.After, p.EffectiveLimit())
 	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
 	return users, mapError("list users", err)
@@ -77,9 +77,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 	return out, mapError(fmt.Sprintf("update user %q", id), err)
 }
 
-// DeleteUser removes the user; the database cascades to their memberships.
+// DeleteUser removes the user; the database cascades to their memberships,
+// browser sessions and consents.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = storage.ErrNotFound
 	}

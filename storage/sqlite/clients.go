@@ -9,25 +9,30 @@ import (
 )
 
 const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
-	grant_types, scopes, first_party, access_token_format, created_at, updated_at`
+	grant_types, scopes, first_party, access_token_format, token_endpoint_auth_method,
+	require_pkce, require_par, application_type, jwks, created_at, updated_at`
 
 func scanClient(row scanner) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public,
 		listColumn{&c.RedirectURIs}, listColumn{&c.PostLogoutRedirectURIs},
 		listColumn{&c.GrantTypes}, listColumn{&c.Scopes},
-		&c.FirstParty, &c.AccessTokenFormat, timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt})
+		&c.FirstParty, &c.AccessTokenFormat, &c.TokenEndpointAuthMethod,
+		&c.RequirePKCE, &c.RequirePAR, &c.ApplicationType, &c.JWKS,
+		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt})
 	return c, err
 }
 
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Client, error) {
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.q(ctx).ExecContext(ctx, `
+		INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.SecretHash, c.Public,
 		encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
 		encodeList(c.GrantTypes), encodeList(c.Scopes),
-		c.FirstParty, c.AccessTokenFormat, formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
+		c.FirstParty, c.AccessTokenFormat, c.TokenEndpointAuthMethod,
+		c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS,
+		formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
 	if err != nil {
 		return storage.Client{}, fmt.Errorf("create client %s: %w", c.ID, dbError(err, storage.ErrNotFound))
 	}
@@ -35,7 +40,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Cli
 }
 
 func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
-	c, err := getClient(ctx, s.db, id)
+	c, err := getClient(ctx, s.q(ctx), id)
 	if err != nil {
 		return storage.Client{}, fmt.Errorf("get client %s: %w", id, err)
 	}
@@ -48,7 +53,7 @@ func getClient(ctx context.Context, q querier, id string) (storage.Client, error
 }
 
 func (s *Store) ListClients(ctx context.Context, p storage.Page) ([]storage.Client, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.q(ctx).QueryContext(ctx,
 		`SELECT `+clientColumns+` FROM clients WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.EffectiveLimit())
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", dbError(err, storage.ErrNotFound))
@@ -76,11 +81,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 		_, err = tx.ExecContext(ctx, `
 			UPDATE clients SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?,
 				post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?,
-				access_token_format = ?, updated_at = ?
+				access_token_format = ?, token_endpoint_auth_method = ?, require_pkce = ?,
+				require_par = ?, application_type = ?, jwks = ?, updated_at = ?
 			WHERE id = ?`,
 			c.Name, c.SecretHash, c.Public, encodeList(c.RedirectURIs),
 			encodeList(c.PostLogoutRedirectURIs), encodeList(c.GrantTypes), encodeList(c.Scopes), c.FirstParty,
-			c.AccessTokenFormat, formatTime(c.UpdatedAt), c.ID)
+			c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.RequirePKCE,
+			c.RequirePAR, c.ApplicationType, c.JWKS, formatTime(c.UpdatedAt), c.ID)
 		return dbError(err, storage.ErrNotFound)
 	})
 	if err != nil {
@@ -89,8 +96,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 	return c, nil
 }
 
+// DeleteClient deletes the client; the foreign keys cascade to its OAuth
+// sessions and consents.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.db, `DELETE FROM clients WHERE id = ?`, id); err != nil {
+	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM clients WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete client %s: %w", id, err)
 	}
 	return nil

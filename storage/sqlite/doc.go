@@ -13,6 +13,13 @@
 // updates wait for each other instead of losing one another or failing when
 // a reader tries to become a writer.
 //
+// BeginTx puts a transaction in the context it returns (fosite's
+// storage.Transactional); every method called with that context runs its
+// statements in it, and update methods run inside a savepoint of it. Since
+// the transaction holds the write lock from BEGIN to Commit or Rollback,
+// a method that used another connection meanwhile would wait for its own
+// transaction until the busy timeout.
+//
 // Times are TEXT in the fixed-width UTC form 2006-01-02T15:04:05.000000Z,
 // which sorts like the instants it names, and a zero time that may still be
 // set (a signing key's ActivatedAt, say) is NULL; lists are JSON arrays.

@@ -25,7 +25,7 @@ func scanKey(row scanner) (storage.SigningKey, error) {
 
 // ListSigningKeys returns every key, ordered by CreatedAt then ID.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	keys, err := listSigningKeys(ctx, s.db)
+	keys, err := listSigningKeys(ctx, s.q(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}

@@ -65,7 +65,7 @@ func (s *Store) CreateMembership(ctx context.Context, m storage.Membership) (sto
 }
 
 func (s *Store) GetMembership(ctx context.Context, orgID, userID string) (storage.Membership, error) {
-	m, err := getMembership(ctx, s.db, orgID, userID)
+	m, err := getMembership(ctx, s.q(ctx), orgID, userID)
 	if err != nil {
 		return storage.Membership{}, fmt.Errorf("get membership of user %s in organization %s: %w", userID, orgID, err)
 	}
@@ -79,7 +79,7 @@ func getMembership(ctx context.Context, q querier, orgID, userID string) (storag
 }
 
 func (s *Store) ListMembershipsByOrganization(ctx context.Context, orgID string, p storage.Page) ([]storage.Membership, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.q(ctx).QueryContext(ctx,
 		membershipSelect+` WHERE m.org_id = ? AND m.user_id > ? ORDER BY m.user_id LIMIT ?`,
 		orgID, p.After, p.EffectiveLimit())
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *Store) ListMembershipsByOrganization(ctx context.Context, orgID string,
 }
 
 func (s *Store) ListMembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error) {
-	rows, err := s.db.QueryContext(ctx, membershipSelect+` WHERE m.user_id = ? ORDER BY m.org_id`, userID)
+	rows, err := s.q(ctx).QueryContext(ctx, membershipSelect+` WHERE m.user_id = ? ORDER BY m.org_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list memberships of user %s: %w", userID, dbError(err, storage.ErrNotFound))
 	}
@@ -133,7 +133,7 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 }
 
 func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
-	err := deleteOne(ctx, s.db, `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID)
+	err := deleteOne(ctx, s.q(ctx), `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID)
 	if err != nil {
 		return fmt.Errorf("delete membership of user %s in organization %s: %w", userID, orgID, err)
 	}

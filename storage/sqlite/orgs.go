@@ -18,7 +18,7 @@ func scanOrg(row scanner) (storage.Organization, error) {
 
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
 	o.CreatedAt, o.UpdatedAt = utc(o.CreatedAt), utc(o.UpdatedAt)
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.q(ctx).ExecContext(ctx, `
 		INSERT INTO organizations (id, slug, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 		o.ID, o.Slug, o.Name, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
 	if err != nil {
@@ -28,7 +28,7 @@ func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) 
 }
 
 func (s *Store) GetOrganization(ctx context.Context, id string) (storage.Organization, error) {
-	o, err := getOrg(ctx, s.db, id)
+	o, err := getOrg(ctx, s.q(ctx), id)
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("get organization %s: %w", id, err)
 	}
@@ -41,7 +41,7 @@ func getOrg(ctx context.Context, q querier, id string) (storage.Organization, er
 }
 
 func (s *Store) GetOrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error) {
-	o, err := scanOrg(s.db.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations WHERE slug = ?`, slug))
+	o, err := scanOrg(s.q(ctx).QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations WHERE slug = ?`, slug))
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("get organization by slug %q: %w", slug, dbError(err, storage.ErrNotFound))
 	}
@@ -49,7 +49,7 @@ func (s *Store) GetOrganizationBySlug(ctx context.Context, slug string) (storage
 }
 
 func (s *Store) ListOrganizations(ctx context.Context, p storage.Page) ([]storage.Organization, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.q(ctx).QueryContext(ctx,
 		`SELECT `+orgColumns+` FROM organizations WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.EffectiveLimit())
 	if err != nil {
 		return nil, fmt.Errorf("list organizations: %w", dbError(err, storage.ErrNotFound))
@@ -87,7 +87,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 // DeleteOrganization deletes the organization; the foreign keys cascade to
 // its memberships and custom roles in the same statement.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.db, `DELETE FROM organizations WHERE id = ?`, id); err != nil {
+	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM organizations WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete organization %s: %w", id, err)
 	}
 	return nil

@@ -55,7 +55,7 @@ func (s *Store) CreateRole(ctx context.Context, r storage.Role) (storage.Role, e
 }
 
 func (s *Store) GetRole(ctx context.Context, orgID, name string) (storage.Role, error) {
-	r, err := getRole(ctx, s.db, orgID, name)
+	r, err := getRole(ctx, s.q(ctx), orgID, name)
 	if err != nil {
 		return storage.Role{}, fmt.Errorf("get role %q in organization %s: %w", name, orgID, err)
 	}
@@ -71,7 +71,7 @@ func getRole(ctx context.Context, q querier, orgID, name string) (storage.Role, 
 // ListRoles lists the built-ins, then the organization's own roles, each by
 // name. ErrNotFound when the organization does not exist.
 func (s *Store) ListRoles(ctx context.Context, orgID string) ([]storage.Role, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.q(ctx).QueryContext(ctx,
 		`SELECT `+roleColumns+` FROM roles WHERE `+usableIn+` ORDER BY org_id IS NOT NULL, name`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("list roles of organization %s: %w", orgID, dbError(err, storage.ErrNotFound))

@@ -198,8 +198,12 @@ type querier interface {
 
 // inTx runs fn in one transaction, committed when fn returns nil. BEGIN
 // takes the write lock (see dsn), so nothing fn reads changes before it
-// writes.
+// writes. When ctx carries a transaction (BeginTx), fn runs in it instead,
+// inside a savepoint, and the caller's Commit decides.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if tx := s.ctxTx(ctx); tx != nil {
+		return savepoint(ctx, tx, fn)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbError(err, storage.ErrConflict)

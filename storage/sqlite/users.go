@@ -20,7 +20,7 @@ func scanUser(row scanner) (storage.User, error) {
 // CreateUser stores u with its times in UTC microseconds and returns it.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.q(ctx).ExecContext(ctx, `
 		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
@@ -32,7 +32,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, e
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
-	u, err := getUser(ctx, s.db, id)
+	u, err := getUser(ctx, s.q(ctx), id)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("get user %s: %w", id, err)
 	}
@@ -46,7 +46,7 @@ func getUser(ctx context.Context, q querier, id string) (storage.User, error) {
 
 // GetUserByEmail looks the user up by storage.EmailKey, the unique form.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx,
+	u, err := scanUser(s.q(ctx).QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE email_key = ?`, storage.EmailKey(email)))
 	if err != nil {
 		return storage.User{}, fmt.Errorf("get user by email: %w", dbError(err, storage.ErrNotFound))
@@ -55,7 +55,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (storage.User,
 }
 
 func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.q(ctx).QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.EffectiveLimit())
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", dbError(err, storage.ErrNotFound))
@@ -94,9 +94,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 	return u, nil
 }
 
-// DeleteUser deletes the user; the foreign keys cascade to memberships.
+// DeleteUser deletes the user; the foreign keys cascade to memberships,
+// browser sessions and consents.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.db, `DELETE FROM users WHERE id = ?`, id); err != nil {
+	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM users WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	return nil

@@ -27,14 +27,16 @@ func testCreateGetClient(t *testing.T, s storage.Store) {
 	public.SecretHash, public.Public, public.FirstParty = "", true, false
 	public.AccessTokenFormat = "opaque"
 	public.PostLogoutRedirectURIs, public.Scopes = nil, []string{"openid"}
+	public.TokenEndpointAuthMethod, public.RequirePKCE, public.RequirePAR = "none", false, false
+	public.ApplicationType, public.JWKS = "native", nil
 	public.UpdatedAt = at(1)
 
 	tests := []struct {
 		name   string
 		client storage.Client
 	}{
-		{"confidential client", newClient()},
-		{"public client with an empty list", public},
+		{"confidential client with a JWK Set", newClient()},
+		{"public native client with an empty list and no JWK Set", public},
 	}
 	for _, tc := range tests {
 		want := storedClient(tc.client)
@@ -134,15 +136,17 @@ func testUpdateClient(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	before := createClient(t, s, newClient())
 	want := storage.Client{
-		ID:                before.ID,
-		Name:              "Renamed App",
-		Public:            true,
-		RedirectURIs:      []string{"https://new.example.com/cb"},
-		GrantTypes:        []string{"urn:ietf:params:oauth:grant-type:device_code"},
-		Scopes:            []string{"openid", "email"},
-		AccessTokenFormat: "opaque",
-		CreatedAt:         before.CreatedAt,
-		UpdatedAt:         stored(at(5)),
+		ID:                      before.ID,
+		Name:                    "Renamed App",
+		Public:                  true,
+		RedirectURIs:            []string{"https://new.example.com/cb"},
+		GrantTypes:              []string{"urn:ietf:params:oauth:grant-type:device_code"},
+		Scopes:                  []string{"openid", "email"},
+		AccessTokenFormat:       "opaque",
+		TokenEndpointAuthMethod: "none",
+		ApplicationType:         "native",
+		CreatedAt:               before.CreatedAt,
+		UpdatedAt:               stored(at(5)),
 	}
 
 	var seen storage.Client
@@ -157,7 +161,13 @@ func testUpdateClient(t *testing.T, s storage.Store) {
 		c.Scopes = want.Scopes
 		c.FirstParty = false
 		c.AccessTokenFormat = "opaque"
+		c.TokenEndpointAuthMethod = "none"
+		c.RequirePKCE, c.RequirePAR = false, false
+		c.ApplicationType = "native"
+		c.JWKS = nil
 		c.UpdatedAt = at(5)
+		// The backend keeps the stored ID and creation time.
+		c.ID, c.CreatedAt = storage.NewID("cli_"), at(9)
 		return c, nil
 	})
 	if err != nil {

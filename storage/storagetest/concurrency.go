@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,6 +16,9 @@ func concurrencyTests() []test {
 		{"UpdateOrganizationLosesNothing", testConcurrentUpdateOrg},
 		{"UpdateSigningKeysBootstrapsOneKey", testConcurrentKeyBootstrap},
 		{"UpdateSigningKeysLosesNothing", testConcurrentKeyAppend},
+		{"UpdateBrowserSessionLosesNothing", testConcurrentUpdateBrowserSession},
+		{"DeactivateOAuthSessionOnce", testConcurrentDeactivate},
+		{"DeactivateOAuthSessionInTransactionsOnce", testConcurrentDeactivateInTx},
 	}
 }
 
@@ -56,6 +60,93 @@ func testConcurrentUpdateOrg(t *testing.T, s storage.Store) {
 		o, err := s.GetOrganization(t.Context(), o.ID)
 		return o.Name, err
 	})
+}
+
+func testConcurrentUpdateBrowserSession(t *testing.T, s storage.Store) {
+	alice := createUser(t, s, newUser("alice@example.com"))
+	b := newBrowserSession(alice.ID, 0)
+	b.UserAgent = ""
+	b = createBrowserSession(t, s, b)
+
+	checkNoLostUpdate(t, "UpdateBrowserSession", func(c byte) error {
+		_, err := s.UpdateBrowserSession(t.Context(), b.ID, func(b storage.BrowserSession) (storage.BrowserSession, error) {
+			b.UserAgent += string(c)
+			return b, nil
+		})
+		return err
+	}, func() (string, error) {
+		b, err := s.GetBrowserSession(t.Context(), b.ID)
+		return b.UserAgent, err
+	})
+}
+
+// testConcurrentDeactivate redeems one authorization code from writers
+// requests at once: exactly one succeeds, every other gets ErrConflict
+// (SECURITY.md DB-01).
+func testConcurrentDeactivate(t *testing.T, s storage.Store) {
+	client := createClient(t, s, newClient())
+	code := createOAuthSession(t, s, newOAuthSession(storage.KindAuthorizeCode, "req-1", client.ID))
+
+	checkOneRedeems(t, s, code, func() error {
+		return s.DeactivateOAuthSession(t.Context(), code.Kind, code.Signature)
+	})
+}
+
+// testConcurrentDeactivateInTx redeems one code from writers
+// requests at once, each in its own transaction as fosite's token endpoint
+// runs it: exactly one commits a redemption.
+func testConcurrentDeactivateInTx(t *testing.T, s storage.Store) {
+	client := createClient(t, s, newClient())
+	code := createOAuthSession(t, s, newOAuthSession(storage.KindAuthorizeCode, "req-1", client.ID))
+
+	checkOneRedeems(t, s, code, func() error {
+		ctx, err := s.BeginTx(t.Context())
+		if err != nil {
+			return err
+		}
+		if err := s.DeactivateOAuthSession(ctx, code.Kind, code.Signature); err != nil {
+			s.Rollback(ctx)
+			return err
+		}
+		return s.Commit(ctx)
+	})
+}
+
+// checkOneRedeems runs redeem from writers goroutines at once and checks
+// that exactly one returns nil and the others ErrConflict, and that code is
+// then inactive.
+func checkOneRedeems(t *testing.T, s storage.Store, code storage.OAuthSession, redeem func() error) {
+	t.Helper()
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start // release all at once for the most overlap
+			errs[i] = redeem()
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var redeemed, refused int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			redeemed++
+		case errors.Is(err, storage.ErrConflict):
+			refused++
+		default:
+			t.Errorf("redemption #%d error = %v, want nil or %v", i, err, storage.ErrConflict)
+		}
+	}
+	if redeemed != 1 || refused != writers-1 {
+		t.Errorf("%d concurrent redemptions of one code: %d succeeded and %d got ErrConflict, want 1 and %d",
+			writers, redeemed, refused, writers-1)
+	}
+	used := code
+	used.Active = false
+	checkOAuthSession(t, s, "after concurrent redemptions", used)
 }
 
 // checkNoLostUpdate has writers goroutines each append a distinct letter to

@@ -17,8 +17,12 @@
 // and duplicate errors; case-insensitive emails; UTC times truncated to
 // microseconds; built-in and custom roles; memberships and what deleting a
 // user or an organization removes; the signing key set, replaced as a whole,
-// with at most one next and one active key; compare-and-swap updates under
-// concurrency, including instances bootstrapping a signing key at once; and
-// repeated migrations. The suite uses only the storage.Store interface, never
-// a backend's internals.
+// with at most one next and one active key; OAuth sessions, including a
+// code redeemed once by concurrent requests (SECURITY.md DB-01) and token
+// families revoked by request ID; browser sessions and consents, and what
+// deleting a client or a user removes; transactions carried in a context,
+// whose writes other connections see only after Commit and never after
+// Rollback; compare-and-swap updates under concurrency, including instances
+// bootstrapping a signing key at once; and repeated migrations. The suite
+// uses only the storage.Store interface, never a backend's internals.
 package storagetest

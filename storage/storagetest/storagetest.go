@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"crypto/rand"
 	"errors"
 	"slices"
 	"testing"
@@ -33,6 +34,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Memberships", membershipTests()},
 		{"Clients", clientTests()},
 		{"SigningKeys", signingKeyTests()},
+		{"OAuthSessions", oauthSessionTests()},
+		{"BrowserSessions", browserSessionTests()},
+		{"Consents", consentTests()},
+		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},
 		{"Migrate", migrateTests()},
@@ -215,19 +220,27 @@ func createMembership(t *testing.T, s storage.Store, m storage.Membership) stora
 	return got
 }
 
+// newClient returns a confidential client that authenticates with
+// private_key_jwt. Its JWK Set has unusual spacing and a trailing newline,
+// which a backend that reformats JSON would not keep.
 func newClient() storage.Client {
 	return storage.Client{
-		ID:                     storage.NewID("cli_"),
-		Name:                   "Example App",
-		SecretHash:             "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$c2VjcmV0",
-		RedirectURIs:           []string{"https://app.example.com/callback", "http://127.0.0.1/callback"},
-		PostLogoutRedirectURIs: []string{"https://app.example.com/"},
-		GrantTypes:             []string{"authorization_code", "refresh_token"},
-		Scopes:                 []string{"openid", "profile", "email", "offline_access"},
-		FirstParty:             true,
-		AccessTokenFormat:      "jwt",
-		CreatedAt:              at(0),
-		UpdatedAt:              at(0),
+		ID:                      storage.NewID("cli_"),
+		Name:                    "Example App",
+		SecretHash:              "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$c2VjcmV0",
+		RedirectURIs:            []string{"https://app.example.com/callback", "http://127.0.0.1/callback"},
+		PostLogoutRedirectURIs:  []string{"https://app.example.com/"},
+		GrantTypes:              []string{"authorization_code", "refresh_token"},
+		Scopes:                  []string{"openid", "profile", "email", "offline_access"},
+		FirstParty:              true,
+		AccessTokenFormat:       "jwt",
+		TokenEndpointAuthMethod: "private_key_jwt",
+		RequirePKCE:             true,
+		RequirePAR:              true,
+		ApplicationType:         "web",
+		JWKS:                    []byte(`{"keys": [ {"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"} ]}` + "\n"),
+		CreatedAt:               at(0),
+		UpdatedAt:               at(0),
 	}
 }
 
@@ -241,6 +254,100 @@ func createClient(t *testing.T, s storage.Store, c storage.Client) storage.Clien
 	got, err := s.CreateClient(t.Context(), c)
 	if err != nil {
 		t.Fatalf("CreateClient(%q) error = %v", c.ID, err)
+	}
+	return got
+}
+
+// newOAuthSession returns an active session of kind for request requestID of
+// the client. Its request is not valid UTF-8, so a backend that reads blobs
+// as text would not keep it.
+func newOAuthSession(kind storage.GrantKind, requestID, clientID string) storage.OAuthSession {
+	return storage.OAuthSession{
+		Kind:        kind,
+		Signature:   rand.Text(),
+		RequestID:   requestID,
+		ClientID:    clientID,
+		Subject:     storage.NewID(storage.PrefixUser),
+		Active:      true,
+		RequestedAt: at(0),
+		ExpiresAt:   at(60),
+		Request:     append([]byte(`{"scopes":["openid"],"form":{}}`), 0x00, 0xff, '\n'),
+	}
+}
+
+func storedOAuthSession(o storage.OAuthSession) storage.OAuthSession {
+	o.RequestedAt, o.ExpiresAt = stored(o.RequestedAt), stored(o.ExpiresAt)
+	return o
+}
+
+func createOAuthSession(t *testing.T, s storage.Store, o storage.OAuthSession) storage.OAuthSession {
+	t.Helper()
+	if err := s.CreateOAuthSession(t.Context(), o); err != nil {
+		t.Fatalf("CreateOAuthSession(%s of %q) error = %v", o.Kind, o.RequestID, err)
+	}
+	return storedOAuthSession(o)
+}
+
+// checkOAuthSession compares the stored session of want's kind and
+// signature with want.
+func checkOAuthSession(t *testing.T, s storage.Store, call string, want storage.OAuthSession) {
+	t.Helper()
+	got, err := s.GetOAuthSession(t.Context(), want.Kind, want.Signature)
+	if err != nil {
+		t.Errorf("%s: GetOAuthSession(%s of %q) error = %v", call, want.Kind, want.RequestID, err)
+		return
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("%s: GetOAuthSession(%s of %q) mismatch (-want +got):\n%s", call, want.Kind, want.RequestID, d)
+	}
+}
+
+// newBrowserSession returns a session of the user created at(m). Its ID
+// stands for the hash of a cookie.
+func newBrowserSession(userID string, m int) storage.BrowserSession {
+	return storage.BrowserSession{
+		ID:         rand.Text(),
+		SID:        storage.NewID("sid_"),
+		UserID:     userID,
+		AuthTime:   at(m),
+		AMR:        []string{"pwd", "otp"},
+		OrgID:      storage.NewID(storage.PrefixOrganization),
+		IP:         "2001:db8::1",
+		UserAgent:  "Mozilla/5.0 (X11; Linux x86_64)",
+		CreatedAt:  at(m),
+		LastSeenAt: at(m + 1),
+		ExpiresAt:  at(m + 720),
+	}
+}
+
+func storedBrowserSession(b storage.BrowserSession) storage.BrowserSession {
+	b.AuthTime, b.CreatedAt, b.LastSeenAt, b.ExpiresAt = stored(b.AuthTime), stored(b.CreatedAt), stored(b.LastSeenAt), stored(b.ExpiresAt)
+	return b
+}
+
+func createBrowserSession(t *testing.T, s storage.Store, b storage.BrowserSession) storage.BrowserSession {
+	t.Helper()
+	got, err := s.CreateBrowserSession(t.Context(), b)
+	if err != nil {
+		t.Fatalf("CreateBrowserSession(user %q) error = %v", b.UserID, err)
+	}
+	return got
+}
+
+func newConsent(userID, clientID string, scopes ...string) storage.Consent {
+	return storage.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, GrantedAt: at(0)}
+}
+
+func storedConsent(c storage.Consent) storage.Consent {
+	c.GrantedAt = stored(c.GrantedAt)
+	return c
+}
+
+func saveConsent(t *testing.T, s storage.Store, c storage.Consent) storage.Consent {
+	t.Helper()
+	got, err := s.SaveConsent(t.Context(), c)
+	if err != nil {
+		t.Fatalf("SaveConsent(%q, %q) error = %v", c.UserID, c.ClientID, err)
 	}
 	return got
 }

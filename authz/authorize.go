@@ -1,0 +1,397 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// The authorization flow, as a small state machine kept in a challenge row:
+//
+//	GET /oauth2/authorize ──► no session or prompt=login ──► GET /login ──POST──┐
+//	        │                                                                  │
+//	        ├──► consent needed ──► GET /consent ──POST allow──┐               │
+//	        │                                                  ▼               ▼
+//	        └──► code issued ◄──────────── GET /oauth2/authorize/continue?challenge=…
+//
+// A challenge stores the validated authorization request, so the flow can
+// resume after sign-in or consent without trusting the browser with it.
+
+// challengeTTL bounds how long a person may take to sign in and consent.
+const challengeTTL = 30 * time.Minute
+
+// challenge is the state of one authorization in progress.
+type challenge struct {
+	Form       url.Values `json:"form"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LoggedInAt time.Time  `json:"logged_in_at,omitzero"`
+	Consented  bool       `json:"consented,omitempty"`
+}
+
+func (p *Provider) saveChallenge(ctx context.Context, id, clientID string, ch challenge) error {
+	data, err := json.Marshal(ch)
+	if err != nil {
+		return err
+	}
+	sig := hashHandle(id)
+	if err := p.store.DeleteOAuthSession(ctx, storage.KindChallenge, sig); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return p.store.CreateOAuthSession(ctx, storage.OAuthSession{
+		Kind: storage.KindChallenge, Signature: sig, RequestID: id, ClientID: clientID, Active: true,
+		RequestedAt: ch.CreatedAt, ExpiresAt: ch.CreatedAt.Add(challengeTTL), Request: data,
+	})
+}
+
+// loadChallenge returns the challenge named id, or storage.ErrNotFound when
+// it is unknown or expired.
+func (p *Provider) loadChallenge(ctx context.Context, id string) (challenge, string, error) {
+	var ch challenge
+	if id == "" || len(id) > 128 {
+		return ch, "", storage.ErrNotFound
+	}
+	row, err := p.store.GetOAuthSession(ctx, storage.KindChallenge, hashHandle(id))
+	if err != nil {
+		return ch, "", err
+	}
+	if !p.now().Before(row.ExpiresAt) {
+		return ch, "", storage.ErrNotFound
+	}
+	if err := json.Unmarshal(row.Request, &ch); err != nil {
+		return ch, "", fmt.Errorf("challenge: %w", err)
+	}
+	return ch, row.ClientID, nil
+}
+
+// authorize is the authorization endpoint (GET and POST).
+func (p *Provider) authorize(c *gin.Context) {
+	ctx := c.Request.Context()
+	ar, err := p.oauth.NewAuthorizeRequest(ctx, c.Request)
+	if err != nil {
+		p.authorizeError(c, ar, err)
+		return
+	}
+	cl := ar.GetClient().(*client)
+	switch {
+	case cl.RequirePKCE && ar.GetRequestForm().Get("code_challenge") == "":
+		p.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must use PKCE with code_challenge_method=S256."))
+		return
+	case cl.RequirePAR && !strings.HasPrefix(c.Request.FormValue("request_uri"), "urn:ietf:params:oauth:request_uri:"):
+		p.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must push its authorization requests (PAR, RFC 9126)."))
+		return
+	}
+	p.proceed(c, ar, "", challenge{CreatedAt: p.now()})
+}
+
+// resume continues an authorization after sign-in or consent.
+func (p *Provider) resume(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Query("challenge")
+	ch, _, err := p.loadChallenge(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+		return
+	}
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	ar, err := p.replay(ctx, c.Request, ch)
+	if err != nil {
+		p.authorizeError(c, ar, err)
+		return
+	}
+	p.proceed(c, ar, id, ch)
+}
+
+// replay re-validates the stored authorization request from scratch, so a
+// resumed flow gets every check the first request got.
+func (p *Provider) replay(ctx context.Context, r *http.Request, ch challenge) (fosite.AuthorizeRequester, error) {
+	replayed := r.Clone(ctx)
+	replayed.Method = http.MethodGet
+	replayed.URL.RawQuery = ch.Form.Encode()
+	replayed.Form, replayed.PostForm = nil, nil
+	replayed.Body = http.NoBody
+	return p.oauth.NewAuthorizeRequest(ctx, replayed)
+}
+
+// proceed decides the next step: sign in, consent, or issue the code.
+func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge) {
+	ctx := c.Request.Context()
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	bs, err := p.browserSession(c)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	fresh := !ch.LoggedInAt.IsZero()
+	needLogin := bs == nil ||
+		slices.Contains(prompts, "login") && !fresh ||
+		maxAgeExceeded(form.Get("max_age"), bs, p.now()) && !fresh
+	if needLogin {
+		if slices.Contains(prompts, "none") {
+			p.authorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
+			return
+		}
+		p.redirectToStep(c, ar, id, ch, "/login")
+		return
+	}
+
+	cl := ar.GetClient().(*client)
+	if !cl.FirstParty && !ch.Consented {
+		covered, err := p.consentCovers(ctx, bs.UserID, cl.ID, ar.GetRequestedScopes())
+		if err != nil {
+			p.unavailable(c, err)
+			return
+		}
+		if !covered || slices.Contains(prompts, "consent") {
+			if slices.Contains(prompts, "none") {
+				p.authorizeError(c, ar, fosite.ErrConsentRequired.WithHint("The person has not allowed this application yet."))
+				return
+			}
+			p.redirectToStep(c, ar, id, ch, "/consent")
+			return
+		}
+	}
+
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	sess, err := p.userSession(ctx, ar, bs)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	resp, err := p.oauth.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		p.authorizeError(c, ar, err)
+		return
+	}
+	if id != "" {
+		if err := p.store.DeleteOAuthSession(ctx, storage.KindChallenge, hashHandle(id)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			p.unavailable(c, err)
+			return
+		}
+	}
+	p.oauth.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
+}
+
+// redirectToStep saves the request as a challenge and sends the browser to
+// the sign-in or consent page.
+func (p *Provider) redirectToStep(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge, path string) {
+	if id == "" {
+		id = randomToken()
+		ch.Form = url.Values{}
+		for k, v := range ar.GetRequestForm() {
+			// A pushed request was consumed when it was read; the stored
+			// form carries its parameters instead.
+			if k != "request_uri" {
+				ch.Form[k] = v
+			}
+		}
+		ch.Form.Set("client_id", ar.GetClient().GetID())
+	}
+	if err := p.saveChallenge(c.Request.Context(), id, ar.GetClient().GetID(), ch); err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, path+"?challenge="+url.QueryEscape(id))
+}
+
+// authorizeError answers an authorization error: to the client's redirect
+// URI when it is valid, else as a page here (never a redirect to an
+// unregistered URI).
+func (p *Provider) authorizeError(c *gin.Context, ar fosite.AuthorizeRequester, err error) {
+	if errors.Is(err, storage.ErrUnavailable) {
+		err = fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	if ar == nil || !ar.IsRedirectURIValid() {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		p.errorPage(c, rfc.CodeField, "This sign-in request is not valid",
+			"The application sent a request Foyer cannot accept ("+rfc.ErrorField+"). "+rfc.HintField, err)
+		return
+	}
+	p.oauth.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
+}
+
+func maxAgeExceeded(raw string, bs *storage.BrowserSession, now time.Time) bool {
+	if raw == "" || bs == nil {
+		return false
+	}
+	secs, err := strconv.Atoi(raw)
+	if err != nil || secs < 0 {
+		return false // fosite has rejected a malformed max_age already
+	}
+	return now.Sub(bs.AuthTime) > time.Duration(secs)*time.Second
+}
+
+func (p *Provider) consentCovers(ctx context.Context, userID, clientID string, scopes []string) (bool, error) {
+	consent, err := p.store.GetConsent(ctx, userID, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, s := range scopes {
+		if !slices.Contains(consent.Scopes, s) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// loginPage shows and handles the minimal email + password sign-in.
+func (p *Provider) loginPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Query("challenge")
+	if c.Request.Method == http.MethodPost {
+		id = c.PostForm("challenge")
+	}
+	ch, clientID, err := p.loadChallenge(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+		return
+	}
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID)}
+	if c.Request.Method == http.MethodPost {
+		if !p.checkCSRF(c) {
+			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and sign in again.", nil)
+			return
+		}
+		data.Email = c.PostForm("email")
+		userID, err := p.opts.Authenticator.Authenticate(ctx, data.Email, c.PostForm("password"))
+		if err == nil {
+			if _, err := p.startSession(c, userID, []string{"pwd"}); err != nil {
+				p.unavailable(c, err)
+				return
+			}
+			ch.LoggedInAt = p.now()
+			if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
+				p.unavailable(c, err)
+				return
+			}
+			c.Redirect(http.StatusSeeOther, "/oauth2/authorize/continue?challenge="+url.QueryEscape(id))
+			return
+		}
+		if errors.Is(err, storage.ErrUnavailable) {
+			p.unavailable(c, err)
+			return
+		}
+		data.Error = "The email or password is not right."
+	}
+	data.Page.CSRFToken = p.csrfToken(c)
+	status := http.StatusOK
+	if data.Error != "" {
+		status = http.StatusUnauthorized
+	}
+	p.page(c, status, func(nonce string, buf *bytes.Buffer) error {
+		data.Page.Nonce = nonce
+		return p.opts.Pages.Login(buf, data)
+	})
+}
+
+// consentPage asks the signed-in person to allow the client.
+func (p *Provider) consentPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Query("challenge")
+	if c.Request.Method == http.MethodPost {
+		id = c.PostForm("challenge")
+	}
+	ch, clientID, err := p.loadChallenge(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(c, http.StatusBadRequest, "This request has expired", "Go back to the application and start again.", nil)
+		return
+	}
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	bs, err := p.browserSession(c)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	if bs == nil {
+		c.Redirect(http.StatusSeeOther, "/login?challenge="+url.QueryEscape(id))
+		return
+	}
+	ar, err := p.replay(ctx, c.Request, ch)
+	if err != nil {
+		p.authorizeError(c, ar, err)
+		return
+	}
+	if c.Request.Method == http.MethodPost {
+		if !p.checkCSRF(c) {
+			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
+			return
+		}
+		if c.PostForm("decision") != "allow" {
+			p.authorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person denied the request."))
+			return
+		}
+		if _, err := p.store.SaveConsent(ctx, storage.Consent{
+			UserID: bs.UserID, ClientID: clientID, Scopes: ar.GetRequestedScopes(), GrantedAt: p.now(),
+		}); err != nil {
+			p.unavailable(c, err)
+			return
+		}
+		ch.Consented = true
+		if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
+			p.unavailable(c, err)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/oauth2/authorize/continue?challenge="+url.QueryEscape(id))
+		return
+	}
+	u, err := p.store.GetUser(ctx, bs.UserID)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	data := render.ConsentPage{Challenge: id, Action: "/consent", ClientName: p.clientName(ctx, clientID), Email: u.Email}
+	for _, s := range ar.GetRequestedScopes() {
+		data.Scopes = append(data.Scopes, render.Scope{Name: s, Description: scopeDescriptions[s]})
+	}
+	data.Page.CSRFToken = p.csrfToken(c)
+	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
+		data.Page.Nonce = nonce
+		return p.opts.Pages.Consent(buf, data)
+	})
+}
+
+var scopeDescriptions = map[string]string{
+	"openid":         "Sign you in",
+	"profile":        "See your name",
+	"email":          "See your email address",
+	"offline_access": "Stay signed in when you are away",
+	"org":            "See the organization you choose and your role in it",
+	"orgs":           "See every organization you belong to and your roles",
+}
+
+func (p *Provider) clientName(ctx context.Context, id string) string {
+	c, err := p.store.GetClient(ctx, id)
+	if err != nil {
+		return id
+	}
+	return c.Name
+}

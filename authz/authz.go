@@ -1,0 +1,97 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Provider is the OAuth 2.0 / OpenID Connect provider.
+type Provider struct {
+	opts      Options
+	store     Store
+	oauth     fosite.OAuth2Provider
+	discovery []byte
+}
+
+// Pages renders the provider's browser pages.
+type Pages = *render.Renderer
+
+// New builds the provider.
+func New(o Options) (*Provider, error) {
+	switch {
+	case o.Issuer == "" || o.SigningAlgorithm == "" || o.Store == nil || o.Keys == nil || o.Pages == nil || o.Authenticator == nil:
+		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages and Authenticator are required")
+	case len(o.HMACSecret) < 32:
+		return nil, errors.New("authz: HMACSecret must be at least 32 bytes")
+	}
+	if o.RefreshTokenTTL == 0 {
+		o.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Provider{opts: o, store: o.Store}
+	p.oauth = newOAuth2Provider(o, &fositeStore{store: o.Store})
+	doc, err := discoveryDocument(o.Issuer, o.SigningAlgorithm)
+	if err != nil {
+		return nil, fmt.Errorf("discovery document: %w", err)
+	}
+	p.discovery = doc
+	return p, nil
+}
+
+// Mount adds the provider's routes. browser routes set cookies and render
+// pages; api routes authenticate clients or bearer tokens and need no
+// cookies (the token endpoint takes cross-site POSTs by design).
+func (p *Provider) Mount(browser, api gin.IRouter) {
+	api.GET("/.well-known/openid-configuration", p.serveDiscovery)
+	api.GET("/.well-known/oauth-authorization-server", p.serveDiscovery)
+	api.POST("/oauth2/token", p.token)
+	api.POST("/oauth2/introspect", p.introspect)
+	api.POST("/oauth2/revoke", p.revoke)
+	api.POST("/oauth2/par", p.par)
+	api.GET("/userinfo", p.userinfo)
+	api.POST("/userinfo", p.userinfo)
+
+	browser.GET("/oauth2/authorize", p.authorize)
+	browser.POST("/oauth2/authorize", p.authorize)
+	browser.GET("/oauth2/authorize/continue", p.resume)
+	browser.GET("/login", p.loginPage)
+	browser.POST("/login", p.loginPage)
+	browser.GET("/consent", p.consentPage)
+	browser.POST("/consent", p.consentPage)
+}
+
+func (p *Provider) serveDiscovery(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Data(http.StatusOK, "application/json", p.discovery)
+}
+
+// sweep deletes expired codes, tokens and challenges every interval until
+// ctx is done.
+func (p *Provider) Sweep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := p.store.DeleteExpiredOAuthSessions(ctx, p.now()); err != nil && ctx.Err() == nil {
+				p.opts.Logger.Warn("delete expired oauth sessions", "err", err)
+			} else if n > 0 {
+				p.opts.Logger.Debug("deleted expired oauth sessions", "count", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package authz
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// This file is the one place fosite is composed: its configuration, the
+// token strategies and the handler factories Foyer enables.
+
+// SecretVerifier checks a client secret against its stored hash.
+type SecretVerifier interface {
+	Verify(secret, stored string) bool
+}
+
+// Authenticator checks a person's email and password (idp implements it;
+// cmd passes it in).
+type Authenticator interface {
+	Authenticate(ctx context.Context, email, password string) (userID string, err error)
+}
+
+// Options configure the provider. cmd fills them from configuration.
+type Options struct {
+	Issuer string
+	// SigningAlgorithm is what the active key signs with (discovery).
+	SigningAlgorithm string
+	Store            Store
+	Keys             KeySource
+	Secrets          SecretVerifier
+	// HMACSecret (32 bytes) keys the signatures of codes, refresh tokens
+	// and opaque access tokens, which are what storage keeps.
+	HMACSecret     []byte
+	Authenticator  Authenticator
+	Pages          Pages
+	AccessTokenTTL time.Duration
+	IDTokenTTL     time.Duration
+	// RefreshTokenTTL bounds a refresh token's life (default 30 days).
+	RefreshTokenTTL time.Duration
+	// SecureCookies sets the Secure flag; off only for http:// in --dev.
+	SecureCookies bool
+	Logger        *slog.Logger
+}
+
+// fositeConfig is fosite's configuration for Foyer.
+func fositeConfig(o Options) *fosite.Config {
+	return &fosite.Config{
+		IDTokenIssuer:        o.Issuer,
+		AccessTokenIssuer:    o.Issuer,
+		TokenURL:             o.Issuer + "/oauth2/token",
+		AccessTokenLifespan:  o.AccessTokenTTL,
+		IDTokenLifespan:      o.IDTokenTTL,
+		RefreshTokenLifespan: o.RefreshTokenTTL,
+		// One minute is plenty between redirect and redemption; a short life
+		// bounds what a leaked code is worth (RFC 9700 §4.5).
+		AuthorizeCodeLifespan:           time.Minute,
+		PushedAuthorizeContextLifespan:  time.Minute,
+		PushedAuthorizeRequestURIPrefix: "urn:ietf:params:oauth:request_uri:",
+		GlobalSecret:                    o.HMACSecret,
+		// PKCE: S256 only; public clients always need it (per-client
+		// enforcement for confidential clients happens in authorize).
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		RefreshTokenScopes:             []string{"offline_access"},
+		AllowedPromptValues:            []string{"login", "none", "consent", "select_account"},
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		ClientSecretsHasher:            secretHasher{o.Secrets},
+		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
+		SendDebugMessagesToClients:     false,
+		SanitationWhiteList:            []string{"nonce", "max_age", "prompt", "acr_values", "organization"},
+	}
+}
+
+// newOAuth2Provider composes fosite with Foyer's storage and strategies.
+func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
+	config := fositeConfig(o)
+	sign := &signer{keys: o.Keys}
+	opaque := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: config}, config)
+	strategy := &compose.CommonStrategy{
+		CoreStrategy: &accessTokenFormats{
+			HMACSHAStrategy: opaque,
+			jwt:             &oauth2.DefaultJWTStrategy{Signer: sign, HMACSHAStrategy: opaque, Config: config},
+		},
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sign, Config: config},
+		Signer:                     sign,
+	}
+	return compose.Compose(config, store, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.PushedAuthorizeHandlerFactory,
+	)
+}
+
+// accessTokenFormats issues RFC 9068 JWT access tokens, or opaque ones for
+// clients configured so, and tells them apart by shape when validating.
+// Codes and refresh tokens are always opaque HMAC tokens.
+type accessTokenFormats struct {
+	*oauth2.HMACSHAStrategy
+	jwt *oauth2.DefaultJWTStrategy
+}
+
+var _ oauth2.CoreStrategy = (*accessTokenFormats)(nil)
+
+func (s *accessTokenFormats) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
+	if c, ok := r.GetClient().(*client); ok && c.AccessTokenFormat == "opaque" {
+		return s.HMACSHAStrategy.GenerateAccessToken(ctx, r)
+	}
+	return s.jwt.GenerateAccessToken(ctx, r)
+}
+
+func (s *accessTokenFormats) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {
+	if isJWT(token) {
+		return s.jwt.ValidateAccessToken(ctx, r, token)
+	}
+	return s.HMACSHAStrategy.ValidateAccessToken(ctx, r, token)
+}
+
+func (s *accessTokenFormats) AccessTokenSignature(ctx context.Context, token string) string {
+	if isJWT(token) {
+		return s.jwt.AccessTokenSignature(ctx, token)
+	}
+	return s.HMACSHAStrategy.AccessTokenSignature(ctx, token)
+}
+
+// isJWT: opaque tokens are "<random>.<signature>", a JWT has three parts.
+func isJWT(token string) bool { return strings.Count(token, ".") == 2 }
+
+// secretHasher adapts the client-secret verifier to fosite.Hasher. Client
+// secrets are long random values, so a keyed SHA-256 compared in constant
+// time is as safe as bcrypt here and thousands of times faster.
+type secretHasher struct{ v SecretVerifier }
+
+func (h secretHasher) Compare(_ context.Context, hash, data []byte) error {
+	if h.v == nil || !h.v.Verify(string(data), string(hash)) {
+		return fosite.ErrNotFound // fosite answers invalid_client
+	}
+	return nil
+}
+
+func (h secretHasher) Hash(context.Context, []byte) ([]byte, error) {
+	return nil, fosite.ErrServerError.WithHint("client secrets are hashed when clients are created")
+}

@@ -1,0 +1,294 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+
+	"github.com/foyerdev/foyer/storage"
+)
+
+// Store is the slice of storage the provider uses.
+type Store interface {
+	storage.Clients
+	storage.OAuthSessions
+	storage.Transactions
+	storage.Users
+	storage.BrowserSessions
+	storage.Consents
+	storage.Organizations
+	storage.Roles
+	storage.Memberships
+}
+
+// fositeStore adapts Store to fosite's storage interfaces. fosite hands it
+// token signatures (keyed hashes), never the tokens themselves.
+type fositeStore struct {
+	store Store
+}
+
+var (
+	_ fosite.Storage                     = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                 = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
+	_ fosite.PARStorage                  = (*fositeStore)(nil)
+	_ fositestorage.Transactional        = (*fositeStore)(nil)
+)
+
+// storedRequest is the JSON form of a fosite request in OAuthSession.Request.
+type storedRequest struct {
+	ID                string     `json:"id"`
+	RequestedAt       time.Time  `json:"requested_at"`
+	ClientID          string     `json:"client_id"`
+	RequestedScope    []string   `json:"requested_scope"`
+	GrantedScope      []string   `json:"granted_scope"`
+	RequestedAudience []string   `json:"requested_audience"`
+	GrantedAudience   []string   `json:"granted_audience"`
+	Form              url.Values `json:"form"`
+	Session           *Session   `json:"session"`
+}
+
+func (s *fositeStore) create(ctx context.Context, kind storage.GrantKind, signature string, r fosite.Requester, expires fosite.TokenType) error {
+	sess, ok := r.GetSession().(*Session)
+	if !ok {
+		return fmt.Errorf("store %s: session of type %T", kind, r.GetSession())
+	}
+	data, err := json.Marshal(storedRequest{
+		ID: r.GetID(), RequestedAt: r.GetRequestedAt(), ClientID: r.GetClient().GetID(),
+		RequestedScope: r.GetRequestedScopes(), GrantedScope: r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(), GrantedAudience: r.GetGrantedAudience(),
+		Form: r.GetRequestForm(), Session: sess,
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %w", kind, err)
+	}
+	exp := sess.GetExpiresAt(expires)
+	if exp.IsZero() {
+		// Sessions without their own expiry (PKCE, OIDC) live as long as the code.
+		exp = sess.GetExpiresAt(fosite.AuthorizeCode)
+	}
+	if exp.IsZero() {
+		exp = time.Now().Add(24 * time.Hour)
+	}
+	return s.store.CreateOAuthSession(ctx, storage.OAuthSession{
+		Kind: kind, Signature: signature, RequestID: r.GetID(), ClientID: r.GetClient().GetID(),
+		Subject: sess.UserID, Active: true, RequestedAt: r.GetRequestedAt(), ExpiresAt: exp, Request: data,
+	})
+}
+
+// get loads a session and rebuilds the fosite request; inactive is the
+// error to return, with the request, when the session was used or revoked.
+func (s *fositeStore) get(ctx context.Context, kind storage.GrantKind, signature string, inactive error) (fosite.Requester, error) {
+	row, err := s.store.GetOAuthSession(ctx, kind, signature)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sr storedRequest
+	sr.Session = newSession()
+	if err := json.Unmarshal(row.Request, &sr); err != nil {
+		return nil, fmt.Errorf("load %s: %w", kind, err)
+	}
+	c, err := getClient(ctx, s.store, sr.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	r := &fosite.Request{
+		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: c,
+		RequestedScope: sr.RequestedScope, GrantedScope: sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience, GrantedAudience: sr.GrantedAudience,
+		Form: sr.Form, Session: sr.Session,
+	}
+	if !row.Active && inactive != nil {
+		return r, inactive
+	}
+	return r, nil
+}
+
+func (s *fositeStore) delete(ctx context.Context, kind storage.GrantKind, signature string) error {
+	err := s.store.DeleteOAuthSession(ctx, kind, signature)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// errCodeUsed marks a code redeemed by a concurrent request; the token
+// handler answers invalid_grant for it (DB-01), not server_error.
+var errCodeUsed = errors.New("authorization code already redeemed")
+
+// ClientManager.
+
+func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	return getClient(ctx, s.store, id)
+}
+
+// ClientAssertionJWTValid fails closed: private_key_jwt replay protection
+// (a jti store) is not built yet, so assertions are refused.
+func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrJTIKnown.WithHint("private_key_jwt client authentication is not supported yet.")
+}
+
+func (s *fositeStore) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return fosite.ErrServerError.WithHint("private_key_jwt client authentication is not supported yet.")
+}
+
+// Authorization codes.
+
+func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindAuthorizeCode, sig, r, fosite.AuthorizeCode)
+}
+
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindAuthorizeCode, sig, fosite.ErrInvalidatedAuthorizeCode)
+}
+
+func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
+	err := s.store.DeactivateOAuthSession(ctx, storage.KindAuthorizeCode, sig)
+	if errors.Is(err, storage.ErrConflict) {
+		return errCodeUsed
+	}
+	return err
+}
+
+// Access tokens.
+
+func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindAccessToken, sig, r, fosite.AccessToken)
+}
+
+func (s *fositeStore) GetAccessTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindAccessToken, sig, fosite.ErrInactiveToken)
+}
+
+func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindAccessToken, sig)
+}
+
+// Refresh tokens.
+
+func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, sig, _ string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindRefreshToken, sig, r, fosite.RefreshToken)
+}
+
+// GetRefreshTokenSession returns ErrInactiveToken for a rotated token, which
+// makes fosite revoke the whole family (RFC 9700 §4.14).
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindRefreshToken, sig, fosite.ErrInactiveToken)
+}
+
+func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindRefreshToken, sig)
+}
+
+// RotateRefreshToken marks the presented refresh token used, so presenting it
+// again is reuse, and ends the access tokens issued with it. Of concurrent
+// rotations of one token only one wins.
+func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
+	err := s.store.DeactivateOAuthSession(ctx, storage.KindRefreshToken, sig)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return fosite.ErrInactiveToken
+	case errors.Is(err, storage.ErrNotFound):
+		return fosite.ErrNotFound
+	case err != nil:
+		return err
+	}
+	_, err = s.store.RevokeOAuthSessions(ctx, requestID, storage.KindAccessToken)
+	return err
+}
+
+// Revocation (RFC 7009): revoking either token ends the whole grant.
+
+func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	_, err := s.store.RevokeOAuthSessions(ctx, requestID, storage.KindRefreshToken)
+	return err
+}
+
+func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	_, err := s.store.RevokeOAuthSessions(ctx, requestID, storage.KindAccessToken)
+	return err
+}
+
+// PKCE.
+
+func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, sig string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindPKCE, sig, r, fosite.AuthorizeCode)
+}
+
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindPKCE, sig, nil)
+}
+
+func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, sig string) error {
+	return s.delete(ctx, storage.KindPKCE, sig)
+}
+
+// OpenID Connect sessions, keyed by the authorization code's signature.
+
+func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, storage.KindOpenID, code, r, fosite.AuthorizeCode)
+}
+
+func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	r, err := s.get(ctx, storage.KindOpenID, code, nil)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
+	return r, err
+}
+
+func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.delete(ctx, storage.KindOpenID, code)
+}
+
+// Pushed authorization requests (RFC 9126), keyed by a hash of the
+// request_uri so the handle is not stored in the clear.
+
+func (s *fositeStore) CreatePARSession(ctx context.Context, requestURI string, r fosite.AuthorizeRequester) error {
+	return s.create(ctx, storage.KindPAR, hashHandle(requestURI), r, fosite.PushedAuthorizeRequestContext)
+}
+
+func (s *fositeStore) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
+	r, err := s.get(ctx, storage.KindPAR, hashHandle(requestURI), nil)
+	if err != nil {
+		return nil, err
+	}
+	ar := fosite.NewAuthorizeRequest()
+	ar.Request = *r.(*fosite.Request)
+	return ar, nil
+}
+
+func (s *fositeStore) DeletePARSession(ctx context.Context, requestURI string) error {
+	return s.delete(ctx, storage.KindPAR, hashHandle(requestURI))
+}
+
+// Transactions (fosite's storage.Transactional).
+
+func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.store.BeginTx(ctx)
+}
+func (s *fositeStore) Commit(ctx context.Context) error   { return s.store.Commit(ctx) }
+func (s *fositeStore) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
+
+// hashHandle is the at-rest form of a random handle (a request_uri, a
+// challenge ID): SHA-256 suffices for 256-bit random values.
+func hashHandle(h string) string {
+	sum := sha256.Sum256([]byte(h))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

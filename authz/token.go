@@ -1,0 +1,102 @@
+package authz
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/foyerdev/foyer/storage"
+)
+
+// token is the token endpoint: authorization_code, refresh_token and
+// client_credentials.
+func (p *Provider) token(c *gin.Context) {
+	ctx := c.Request.Context()
+	sess := newSession()
+	ar, err := p.oauth.NewAccessRequest(ctx, c.Request, sess)
+	if err != nil {
+		p.writeAccessError(c, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// A machine acts as itself: the client is the subject.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		id := ar.GetClient().GetID()
+		sess.Subject = id
+		sess.AccessClaims.Subject = id
+		sess.AccessClaims.Audience = []string{p.opts.Issuer}
+		sess.AccessClaims.Extra["client_id"] = id
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.writeAccessError(c, ar, err)
+		return
+	}
+	p.oauth.WriteAccessResponse(ctx, c.Writer, ar, resp)
+}
+
+// writeAccessError maps what fosite cannot know: a code redeemed by a
+// concurrent request is invalid_grant (DB-01), and an unavailable database
+// is 503 with Retry-After, never invalid_grant, which would make clients
+// drop valid refresh tokens (DB-05).
+func (p *Provider) writeAccessError(c *gin.Context, ar fosite.AccessRequester, err error) {
+	switch {
+	case errors.Is(err, errCodeUsed):
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	case errors.Is(err, storage.ErrUnavailable):
+		p.opts.Logger.ErrorContext(c.Request.Context(), "token endpoint: database unavailable", "err", err)
+		c.Header("Retry-After", "5")
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
+		return
+	}
+	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+		p.opts.Logger.ErrorContext(c.Request.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)
+	}
+	p.oauth.WriteAccessError(c.Request.Context(), c.Writer, ar, err)
+}
+
+// introspect is RFC 7662 token introspection; the caller must authenticate
+// as a client.
+func (p *Provider) introspect(c *gin.Context) {
+	ctx := c.Request.Context()
+	ir, err := p.oauth.NewIntrospectionRequest(ctx, c.Request, newSession())
+	if err != nil {
+		p.oauth.WriteIntrospectionError(ctx, c.Writer, err)
+		return
+	}
+	p.oauth.WriteIntrospectionResponse(ctx, c.Writer, ir)
+}
+
+// revoke is RFC 7009 token revocation. A storage failure is a 5xx, never a
+// 200 that would make the client believe the token is dead (DB-03).
+func (p *Provider) revoke(c *gin.Context) {
+	ctx := c.Request.Context()
+	err := p.oauth.NewRevocationRequest(ctx, c.Request)
+	if errors.Is(err, storage.ErrUnavailable) {
+		c.Header("Retry-After", "5")
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
+		return
+	}
+	p.oauth.WriteRevocationResponse(ctx, c.Writer, err)
+}
+
+// par is the pushed authorization request endpoint (RFC 9126).
+func (p *Provider) par(c *gin.Context) {
+	ctx := c.Request.Context()
+	ar, err := p.oauth.NewPushedAuthorizeRequest(ctx, c.Request)
+	if err != nil {
+		p.oauth.WritePushedAuthorizeError(ctx, c.Writer, ar, err)
+		return
+	}
+	resp, err := p.oauth.NewPushedAuthorizeResponse(ctx, ar, newSession())
+	if err != nil {
+		p.oauth.WritePushedAuthorizeError(ctx, c.Writer, ar, err)
+		return
+	}
+	p.oauth.WritePushedAuthorizeResponse(ctx, c.Writer, ar, resp)
+}

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// GrantKind says what an OAuthSession stores.
+type GrantKind string
+
+// Kinds of OAuthSession, one per fosite storage interface.
+const (
+	KindAuthorizeCode GrantKind = "authorize_code"
+	KindAccessToken   GrantKind = "access_token"
+	KindRefreshToken  GrantKind = "refresh_token"
+	KindPKCE          GrantKind = "pkce"
+	KindOpenID        GrantKind = "openid"
+	KindPAR           GrantKind = "par"
+	// KindChallenge is an authorization request waiting for the person to
+	// sign in or consent.
+	KindChallenge GrantKind = "challenge"
+)
+
+// OAuthSession is one stored authorization request: an authorization code,
+// an access or refresh token, a PKCE or OpenID Connect session, or a pushed
+// authorization request. It is keyed by (Kind, Signature), where Signature
+// is a keyed hash of the token or code: the token itself is never stored.
+type OAuthSession struct {
+	Kind      GrantKind
+	Signature string
+	// RequestID names the grant. Every token issued from one authorization,
+	// across refresh rotations, shares it: it is the token family that reuse
+	// detection revokes (RFC 9700 §4.14).
+	RequestID   string
+	ClientID    string
+	Subject     string // the user ID; empty for client_credentials
+	Active      bool
+	RequestedAt time.Time
+	ExpiresAt   time.Time // the row may be deleted after this
+	Request     []byte    // the serialized request and session (authz's JSON)
+}
+
+// OAuthSessions stores fosite's requests.
+type OAuthSessions interface {
+	// CreateOAuthSession stores s. ErrAlreadyExists for a taken (Kind, Signature).
+	CreateOAuthSession(ctx context.Context, s OAuthSession) error
+	// GetOAuthSession returns the session, active or not.
+	GetOAuthSession(ctx context.Context, kind GrantKind, signature string) (OAuthSession, error)
+	// DeactivateOAuthSession marks an active session used (a redeemed code, a
+	// rotated refresh token). Of concurrent callers exactly one succeeds;
+	// the others get ErrConflict (DB-01). ErrNotFound when there is none.
+	DeactivateOAuthSession(ctx context.Context, kind GrantKind, signature string) error
+	// DeleteOAuthSession removes one session; ErrNotFound when there is none.
+	DeleteOAuthSession(ctx context.Context, kind GrantKind, signature string) error
+	// RevokeOAuthSessions deactivates every session of the given kinds that
+	// belongs to requestID, and returns how many it changed. ErrInvalid when
+	// no kind is given (never a silent no-op).
+	RevokeOAuthSessions(ctx context.Context, requestID string, kinds ...GrantKind) (int64, error)
+	// DeleteExpiredOAuthSessions removes sessions whose ExpiresAt is before
+	// now and returns how many.
+	DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Transactions lets fosite run a grant's writes in one transaction: BeginTx
+// returns a context carrying the transaction, every Store method called with
+// that context uses it, and Commit or Rollback ends it. This is the only
+// place a transaction travels in a context (fosite's storage.Transactional).
+// After any error inside it the caller rolls back; nothing is retried inside
+// a caller's transaction. Nested BeginTx, and use of an ended transaction's
+// context, are errors.
+type Transactions interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// BrowserSession is a signed-in browser. ID is a keyed hash of the cookie
+// value; the cookie value itself is never stored.
+type BrowserSession struct {
+	ID         string
+	SID        string // public random ID: the ID token's sid claim, logout
+	UserID     string
+	AuthTime   time.Time // when the person last proved who they are
+	AMR        []string  // RFC 8176 methods used: pwd, otp, …
+	OrgID      string    // the organization chosen at sign-in, if any
+	IP         string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute expiry
+}
+
+// BrowserSessions stores signed-in browsers.
+type BrowserSessions interface {
+	CreateBrowserSession(ctx context.Context, s BrowserSession) (BrowserSession, error)
+	GetBrowserSession(ctx context.Context, id string) (BrowserSession, error)
+	// UpdateBrowserSession applies update in a transaction (CAS); ID, SID,
+	// UserID and CreatedAt keep their stored values.
+	UpdateBrowserSession(ctx context.Context, id string, update func(BrowserSession) (BrowserSession, error)) (BrowserSession, error)
+	DeleteBrowserSession(ctx context.Context, id string) error
+	// ListBrowserSessions lists a user's sessions, newest first.
+	ListBrowserSessions(ctx context.Context, userID string) ([]BrowserSession, error)
+}
+
+// Consent remembers which scopes a user granted a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Consents stores granted consents, one per (user, client).
+type Consents interface {
+	// SaveConsent creates or replaces the consent of (UserID, ClientID).
+	// ErrNotFound when the user or client does not exist.
+	SaveConsent(ctx context.Context, c Consent) (Consent, error)
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+	// ListConsents lists a user's consents ordered by client ID.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+}

@@ -1,0 +1,21 @@
+// Package templates holds Foyer's server-rendered HTML pages, embedded in
+// the binary as FS. It has no logic: templates/render parses FS once at
+// start-up and owns the typed data each page expects.
+//
+// Every page is an html/template file that defines "content" and nothing
+// else; layout.html is the shared shell (document head, the one inline
+// <style> carrying the CSP nonce, the <main> card) and defines "csrf", the
+// hidden anti-CSRF field that every form includes. The pages use no
+// JavaScript and load nothing from elsewhere, so a strict Content-Security-
+// Policy (style-src 'nonce-…'; default-src 'none') fits them.
+//
+// Form field names the handlers read:
+//
+//	csrf_token       every form (from layout.html's "csrf")
+//	challenge        every form: the opaque login, consent or logout challenge
+//	email, password  login.html
+//	organization     select_org.html: the chosen organization's ID
+//	decision         consent.html: "allow" or "deny"
+//
+// Forms post to the page's own URL unless the data sets Action.
+package templates

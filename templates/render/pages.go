@@ -1,0 +1,169 @@
+package render
+
+import "io"
+
+// Page is what the layout needs; every page's data embeds it.
+type Page struct {
+	// CSRFToken is the value of the hidden csrf_token field in every form
+	// on the page.
+	CSRFToken string
+	// Nonce is the per-response CSP nonce; it goes on the <style> element
+	// and must match the Content-Security-Policy header's style-src.
+	Nonce string
+	// Title is the document title, shown as "<Title> · Foyer"; empty means
+	// the page's default (on the error page it is also the heading).
+	Title string
+}
+
+// withTitle returns p with its Title set to def when empty.
+func (p Page) withTitle(def string) Page {
+	if p.Title == "" {
+		p.Title = def
+	}
+	return p
+}
+
+// LoginPage is the password sign-in form. It posts the fields email,
+// password, challenge and csrf_token.
+type LoginPage struct {
+	Page
+	// Action is the URL the form posts to; empty means the page's own URL.
+	Action string
+	// Challenge is the opaque login challenge, sent back as "challenge".
+	Challenge string
+	// ClientName, when set, adds "to continue to <ClientName>".
+	ClientName string
+	// Email pre-fills the email field, as typed before a failed attempt.
+	Email string
+	// Error is a message about the whole form, such as wrong credentials.
+	Error string
+	// EmailError and PasswordError are shown next to their fields.
+	EmailError, PasswordError string
+}
+
+// Login renders the sign-in page (default title "Sign in").
+func (r *Renderer) Login(w io.Writer, d LoginPage) error {
+	d.Page = d.Page.withTitle("Sign in")
+	return r.login.execute(w, d)
+}
+
+// Scope is one requested scope as the consent page lists it.
+type Scope struct {
+	// Name is the scope as requested, such as "email".
+	Name string
+	// Description says in plain words what it allows, such as "See your
+	// email address"; empty means Name alone is shown.
+	Description string
+}
+
+// ConsentPage asks the signed-in person to let a client act for them. It
+// posts decision ("allow" or "deny"), challenge and csrf_token.
+type ConsentPage struct {
+	Page
+	// Action is the URL the form posts to; empty means the page's own URL.
+	Action string
+	// Challenge is the opaque consent challenge, sent back as "challenge".
+	Challenge string
+	// ClientName is the application asking ("<ClientName> wants to:").
+	ClientName string
+	// Scopes lists what it asks for, in the order to show.
+	Scopes []Scope
+	// Organization is the chosen organization's name, if one is chosen.
+	Organization string
+	// Email is the signed-in person's address ("Signed in as …").
+	Email string
+}
+
+// Consent renders the consent page (default title "Allow access").
+func (r *Renderer) Consent(w io.Writer, d ConsentPage) error {
+	d.Page = d.Page.withTitle("Allow access")
+	return r.consent.execute(w, d)
+}
+
+// Organization is one choice on the organization picker.
+type Organization struct {
+	// ID is the value posted as "organization".
+	ID string
+	// Name is the organization's display name.
+	Name string
+	// Role is the person's role in it, shown next to the name.
+	Role string
+}
+
+// SelectOrgPage lets a person who belongs to several organizations pick
+// the one to sign in with. It posts organization (an ID), challenge and
+// csrf_token.
+type SelectOrgPage struct {
+	Page
+	// Action is the URL the form posts to; empty means the page's own URL.
+	Action string
+	// Challenge is the opaque challenge of the flow, sent back as
+	// "challenge".
+	Challenge string
+	// ClientName, when set, adds "to continue to <ClientName>".
+	ClientName string
+	// Organizations are the choices, in the order to show.
+	Organizations []Organization
+	// Selected is the ID of the choice to check in advance, if any.
+	Selected string
+	// Error is shown above the choices, such as "Choose an organization
+	// to continue."
+	Error string
+}
+
+// SelectOrg renders the organization picker (default title "Choose an
+// organization").
+func (r *Renderer) SelectOrg(w io.Writer, d SelectOrgPage) error {
+	d.Page = d.Page.withTitle("Choose an organization")
+	return r.selectOrg.execute(w, d)
+}
+
+// ErrorPage explains in plain words why a browser request failed. Title is
+// its heading. Message is public: never an err.Error() or a stack trace.
+type ErrorPage struct {
+	Page
+	// Message says what happened and what the person can do.
+	Message string
+	// RequestID, when set, is shown for the person to quote to support.
+	RequestID string
+}
+
+// Error renders the error page (default title "Something went wrong"). An
+// empty Message gets a generic one.
+func (r *Renderer) Error(w io.Writer, d ErrorPage) error {
+	d.Page = d.Page.withTitle("Something went wrong")
+	if d.Message == "" {
+		d.Message = "The request could not be completed. Please try again."
+	}
+	return r.errorPage.execute(w, d)
+}
+
+// LogoutPage asks the person to confirm signing out of Foyer, as
+// RP-initiated logout must when the request cannot be trusted on its own.
+// It posts challenge and csrf_token.
+type LogoutPage struct {
+	Page
+	// Action is the URL the form posts to; empty means the page's own URL.
+	Action string
+	// Challenge is the opaque logout challenge, sent back as "challenge".
+	Challenge string
+	// Email, when set, is shown as "Signed in as …".
+	Email string
+}
+
+// Logout renders the sign-out confirmation (default title "Sign out").
+func (r *Renderer) Logout(w io.Writer, d LogoutPage) error {
+	d.Page = d.Page.withTitle("Sign out")
+	return r.logout.execute(w, d)
+}
+
+// LoggedOutPage tells the person they are signed out.
+type LoggedOutPage struct {
+	Page
+}
+
+// LoggedOut renders the signed-out page (default title "Signed out").
+func (r *Renderer) LoggedOut(w io.Writer, d LoggedOutPage) error {
+	d.Page = d.Page.withTitle("Signed out")
+	return r.loggedOut.execute(w, d)
+}
