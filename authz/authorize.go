@@ -40,6 +40,7 @@ type challenge struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LoggedInAt time.Time  `json:"logged_in_at,omitzero"`
 	Consented  bool       `json:"consented,omitempty"`
+	OrgID      string     `json:"org_id,omitempty"` // picked on the organization picker
 }
 
 func (p *Provider) saveChallenge(ctx context.Context, id, clientID string, ch challenge) error {
@@ -169,10 +170,14 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 		}
 	}
 
+	orgID, ok := p.chooseOrganization(c, ar, id, ch, bs.UserID)
+	if !ok {
+		return
+	}
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
-	sess, err := p.userSession(ctx, ar, bs)
+	sess, err := p.userSession(ctx, ar, bs, orgID)
 	if err != nil {
 		p.unavailable(c, err)
 		return

@@ -13,13 +13,13 @@ import (
 // userSession builds the session for a signed-in person: ID token claims
 // (OIDC Core §2) and access token claims (RFC 9068 §2.2), profile and email
 // claims by granted scope.
-func (p *Provider) userSession(ctx context.Context, ar fosite.AuthorizeRequester, bs *storage.BrowserSession) (*Session, error) {
+func (p *Provider) userSession(ctx context.Context, ar fosite.AuthorizeRequester, bs *storage.BrowserSession, orgID string) (*Session, error) {
 	u, err := p.store.GetUser(ctx, bs.UserID)
 	if err != nil {
 		return nil, err
 	}
 	s := newSession()
-	s.UserID, s.SID, s.Subject, s.Username = u.ID, bs.SID, u.ID, u.Email
+	s.UserID, s.SID, s.Subject, s.Username, s.OrgID = u.ID, bs.SID, u.ID, u.Email, orgID
 	id := s.DefaultSession.Claims
 	id.Subject = u.ID
 	id.AuthTime = bs.AuthTime.UTC()
@@ -34,6 +34,9 @@ func (p *Provider) userSession(ctx context.Context, ar fosite.AuthorizeRequester
 	at.Audience = []string{p.opts.Issuer}
 	at.Extra["client_id"] = ar.GetClient().GetID()
 	at.Extra["sid"] = bs.SID
+	if err := p.setOrgClaims(ctx, s, ar.GetGrantedScopes()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

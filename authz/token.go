@@ -31,6 +31,20 @@ func (p *Provider) token(c *gin.Context) {
 		sess.AccessClaims.Audience = []string{p.opts.Issuer}
 		sess.AccessClaims.Extra["client_id"] = id
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		// Organization claims follow the current membership; a person who
+		// left the organization gets no more tokens for it (MT-04).
+		s, _ := ar.GetSession().(*Session)
+		if s != nil && s.UserID != "" {
+			if err := p.setOrgClaims(ctx, s, ar.GetGrantedScopes()); err != nil {
+				if errors.Is(err, errNoLongerMember) {
+					err = fosite.ErrInvalidGrant.WithHint("The person is no longer a member of the organization.")
+				}
+				p.writeAccessError(c, ar, err)
+				return
+			}
+		}
+	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		p.writeAccessError(c, ar, err)

@@ -1,0 +1,209 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Organization claims (PRODUCT.md "Tokens and claims"). They are computed
+// from the current membership every time a token is issued, refresh
+// included, never taken from the request (TJ-08), and only for the
+// organization chosen at sign-in (MT-03).
+const (
+	scopeOrg  = "org"
+	scopeOrgs = "orgs"
+)
+
+// orgClaimNames are every claim orgClaims may set, so a refresh can clear
+// the ones that no longer apply.
+var orgClaimNames = []string{"org_id", "org_slug", "org_role", "org_permissions", "orgs"}
+
+// errNoLongerMember: the membership behind a token's organization is gone.
+var errNoLongerMember = errors.New("no longer a member of the organization")
+
+// orgClaims returns the organization claims the granted scopes release.
+func (p *Provider) orgClaims(ctx context.Context, userID, orgID string, scopes fosite.Arguments) (map[string]any, error) {
+	out := map[string]any{}
+	if scopes.Has(scopeOrg) && orgID != "" {
+		m, err := p.store.GetMembership(ctx, orgID, userID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errNoLongerMember
+		}
+		if err != nil {
+			return nil, err
+		}
+		org, err := p.store.GetOrganization(ctx, orgID)
+		if err != nil {
+			return nil, err
+		}
+		role, err := p.store.GetRole(ctx, orgID, m.Role)
+		if err != nil {
+			return nil, err
+		}
+		out["org_id"], out["org_slug"], out["org_role"] = org.ID, org.Slug, role.Name
+		out["org_permissions"] = append([]string{}, role.Permissions...)
+	}
+	if scopes.Has(scopeOrgs) {
+		ms, err := p.store.ListMembershipsByUser(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		orgs := []map[string]string{}
+		for _, m := range ms {
+			org, err := p.store.GetOrganization(ctx, m.OrgID)
+			if err != nil {
+				return nil, err
+			}
+			orgs = append(orgs, map[string]string{"id": org.ID, "slug": org.Slug, "role": m.Role})
+		}
+		out["orgs"] = orgs
+	}
+	return out, nil
+}
+
+// setOrgClaims puts fresh organization claims in both tokens of s.
+func (p *Provider) setOrgClaims(ctx context.Context, s *Session, scopes fosite.Arguments) error {
+	claims, err := p.orgClaims(ctx, s.UserID, s.OrgID, scopes)
+	if err != nil {
+		return err
+	}
+	for _, extra := range []map[string]any{s.DefaultSession.Claims.Extra, s.AccessClaims.Extra} {
+		for _, k := range orgClaimNames {
+			delete(extra, k)
+		}
+		for k, v := range claims {
+			extra[k] = v
+		}
+	}
+	return nil
+}
+
+// chooseOrganization decides the organization of a sign-in that asks for
+// the org scope: the one the organization parameter names (the person must
+// belong to it, MT-01/02), the only one, or the one picked on the picker
+// page. ok=false means the response (error or picker) has been written.
+func (p *Provider) chooseOrganization(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge, userID string) (orgID string, ok bool) {
+	ctx := c.Request.Context()
+	if !ar.GetRequestedScopes().Has(scopeOrg) {
+		return "", true
+	}
+	if ref := ar.GetRequestForm().Get("organization"); ref != "" {
+		org, err := p.organizationByRef(ctx, ref)
+		if err == nil {
+			_, err = p.store.GetMembership(ctx, org.ID, userID)
+		}
+		if errors.Is(err, storage.ErrNotFound) {
+			p.authorizeError(c, ar, fosite.ErrAccessDenied.WithHint("The person is not a member of the requested organization."))
+			return "", false
+		}
+		if err != nil {
+			p.unavailable(c, err)
+			return "", false
+		}
+		return org.ID, true
+	}
+	if ch.OrgID != "" {
+		if _, err := p.store.GetMembership(ctx, ch.OrgID, userID); err == nil {
+			return ch.OrgID, true
+		}
+	}
+	ms, err := p.store.ListMembershipsByUser(ctx, userID)
+	if err != nil {
+		p.unavailable(c, err)
+		return "", false
+	}
+	switch len(ms) {
+	case 0:
+		return "", true // no organization: tokens without org claims
+	case 1:
+		return ms[0].OrgID, true
+	}
+	if strings.Contains(ar.GetRequestForm().Get("prompt"), "none") {
+		p.authorizeError(c, ar, fosite.ErrInteractionRequired.WithHint("The person must choose an organization."))
+		return "", false
+	}
+	p.redirectToStep(c, ar, id, ch, "/select-organization")
+	return "", false
+}
+
+func (p *Provider) organizationByRef(ctx context.Context, ref string) (storage.Organization, error) {
+	if strings.HasPrefix(ref, storage.PrefixOrganization) {
+		return p.store.GetOrganization(ctx, ref)
+	}
+	return p.store.GetOrganizationBySlug(ctx, ref)
+}
+
+// selectOrgPage is the organization picker.
+func (p *Provider) selectOrgPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Query("challenge")
+	if c.Request.Method == http.MethodPost {
+		id = c.PostForm("challenge")
+	}
+	ch, clientID, err := p.loadChallenge(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+		return
+	}
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	bs, err := p.browserSession(c)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	if bs == nil {
+		c.Redirect(http.StatusSeeOther, "/login?challenge="+url.QueryEscape(id))
+		return
+	}
+	ms, err := p.store.ListMembershipsByUser(ctx, bs.UserID)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	data := render.SelectOrgPage{Challenge: id, Action: "/select-organization", ClientName: p.clientName(ctx, clientID)}
+	if c.Request.Method == http.MethodPost {
+		if !p.checkCSRF(c) {
+			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
+			return
+		}
+		chosen := c.PostForm("organization")
+		for _, m := range ms {
+			if m.OrgID == chosen {
+				ch.OrgID = chosen
+				if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
+					p.unavailable(c, err)
+					return
+				}
+				c.Redirect(http.StatusSeeOther, "/oauth2/authorize/continue?challenge="+url.QueryEscape(id))
+				return
+			}
+		}
+		data.Error = "Choose one of your organizations to continue."
+	}
+	for _, m := range ms {
+		org, err := p.store.GetOrganization(ctx, m.OrgID)
+		if err != nil {
+			p.unavailable(c, err)
+			return
+		}
+		data.Organizations = append(data.Organizations, render.Organization{ID: org.ID, Name: org.Name, Role: m.Role})
+	}
+	data.Page.CSRFToken = p.csrfToken(c)
+	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
+		data.Page.Nonce = nonce
+		return p.opts.Pages.SelectOrg(buf, data)
+	})
+}
