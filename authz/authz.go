@@ -69,6 +69,8 @@ func (p *Provider) Mount(browser, api gin.IRouter) {
 	browser.POST("/login", p.loginPage)
 	browser.GET("/consent", p.consentPage)
 	browser.POST("/consent", p.consentPage)
+	browser.GET("/oauth2/logout", p.logout)
+	browser.POST("/oauth2/logout", p.logout)
 	browser.GET("/select-organization", p.selectOrgPage)
 	browser.POST("/select-organization", p.selectOrgPage)
 }

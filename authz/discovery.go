@@ -13,6 +13,7 @@ type discovery struct {
 	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
 	RevocationEndpoint                 string   `json:"revocation_endpoint"`
 	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	EndSessionEndpoint                 string   `json:"end_session_endpoint"`
 	ScopesSupported                    []string `json:"scopes_supported"`
 	ResponseTypesSupported             []string `json:"response_types_supported"`
 	ResponseModesSupported             []string `json:"response_modes_supported"`
@@ -41,6 +42,7 @@ func discoveryDocument(issuer, alg string) ([]byte, error) {
 		IntrospectionEndpoint:              issuer + "/oauth2/introspect",
 		RevocationEndpoint:                 issuer + "/oauth2/revoke",
 		PushedAuthorizationRequestEndpoint: issuer + "/oauth2/par",
+		EndSessionEndpoint:                 issuer + "/oauth2/logout",
 		ScopesSupported:                    []string{"openid", "profile", "email", "offline_access", "org", "orgs"},
 		ResponseTypesSupported:             []string{"code"},
 		ResponseModesSupported:             []string{"query", "form_post"},
