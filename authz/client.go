@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,11 +58,29 @@ func (c *client) GetResponseModes() []fosite.ResponseModeType {
 	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
 }
 
-func (c *client) GetRequestURIs() []string                     { return nil }
-func (c *client) GetJSONWebKeys() *jose3.JSONWebKeySet         { return c.jwks }
-func (c *client) GetJSONWebKeysURI() string                    { return "" }
-func (c *client) GetRequestObjectSigningAlgorithm() string     { return "" }
-func (c *client) GetTokenEndpointAuthSigningAlgorithm() string { return "RS256" }
+func (c *client) GetRequestURIs() []string                 { return nil }
+func (c *client) GetJSONWebKeys() *jose3.JSONWebKeySet     { return c.jwks }
+func (c *client) GetJSONWebKeysURI() string                { return "" }
+func (c *client) GetRequestObjectSigningAlgorithm() string { return "" }
+
+// GetTokenEndpointAuthSigningAlgorithm is the algorithm of the client's
+// registered assertion key; fosite refuses assertions signed otherwise.
+func (c *client) GetTokenEndpointAuthSigningAlgorithm() string {
+	if c.jwks == nil || len(c.jwks.Keys) == 0 {
+		return "RS256"
+	}
+	k := c.jwks.Keys[0]
+	if k.Algorithm != "" {
+		return k.Algorithm
+	}
+	switch k.Key.(type) {
+	case *ecdsa.PublicKey:
+		return "ES256"
+	case ed25519.PublicKey:
+		return "EdDSA"
+	}
+	return "RS256"
+}
 func (c *client) GetTokenEndpointAuthMethod() string {
 	switch {
 	case c.TokenEndpointAuthMethod != "":

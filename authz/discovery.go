@@ -21,6 +21,7 @@ type discovery struct {
 	SubjectTypesSupported              []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs       []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
@@ -32,7 +33,7 @@ type discovery struct {
 }
 
 func discoveryDocument(issuer, alg string) ([]byte, error) {
-	auth := []string{"client_secret_basic", "client_secret_post"}
+	auth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 	return json.MarshalIndent(discovery{
 		Issuer:                             issuer,
 		AuthorizationEndpoint:              issuer + "/oauth2/authorize",
@@ -50,6 +51,7 @@ func discoveryDocument(issuer, alg string) ([]byte, error) {
 		SubjectTypesSupported:              []string{"public"},
 		IDTokenSigningAlgValuesSupported:   []string{alg},
 		TokenEndpointAuthMethodsSupported:  append(auth, "none"),
+		TokenEndpointAuthSigningAlgs:       []string{"RS256", "ES256", "EdDSA"},
 		IntrospectionAuthMethodsSupported:  auth,
 		RevocationAuthMethodsSupported:     append(auth, "none"),
 		CodeChallengeMethodsSupported:      []string{"S256"},

@@ -30,6 +30,7 @@ type Store interface {
 	storage.Organizations
 	storage.Roles
 	storage.Memberships
+	storage.AssertionJTIs
 }
 
 // fositeStore adapts Store to fosite's storage interfaces. fosite hands it
@@ -138,14 +139,18 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	return getClient(ctx, s.store, id)
 }
 
-// ClientAssertionJWTValid fails closed: private_key_jwt replay protection
-// (a jti store) is not built yet, so assertions are refused.
-func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error {
-	return fosite.ErrJTIKnown.WithHint("private_key_jwt client authentication is not supported yet.")
-}
+// ClientAssertionJWTValid and SetClientAssertionJWT guard private_key_jwt
+// assertions against replay. fosite checks, then records; the record is
+// one atomic statement, so it alone decides (of two concurrent uses of one
+// jti, one fails) and the check has nothing to add.
+func (s *fositeStore) ClientAssertionJWTValid(context.Context, string) error { return nil }
 
-func (s *fositeStore) SetClientAssertionJWT(context.Context, string, time.Time) error {
-	return fosite.ErrServerError.WithHint("private_key_jwt client authentication is not supported yet.")
+func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	err := s.store.UseAssertionJTI(ctx, hashHandle(jti), exp)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fosite.ErrJTIKnown.WithHint("This client assertion was already used.")
+	}
+	return err
 }
 
 // Authorization codes.

@@ -56,8 +56,8 @@ type OAuthSessions interface {
 	// belongs to requestID, and returns how many it changed. ErrInvalid when
 	// no kind is given (never a silent no-op).
 	RevokeOAuthSessions(ctx context.Context, requestID string, kinds ...GrantKind) (int64, error)
-	// DeleteExpiredOAuthSessions removes sessions whose ExpiresAt is before
-	// now and returns how many.
+	// DeleteExpiredOAuthSessions removes sessions, and assertion jtis, whose
+	// expiry is before now, and returns how many rows it removed.
 	DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error)
 }
 
@@ -119,4 +119,14 @@ type Consents interface {
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 	// ListConsents lists a user's consents ordered by client ID.
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+}
+
+// AssertionJTIs remembers the jti of every client assertion (private_key_jwt,
+// RFC 7523) until it expires, so an assertion cannot be replayed.
+type AssertionJTIs interface {
+	// UseAssertionJTI records a jti (a keyed hash of it) until expiresAt.
+	// Of concurrent callers with one jti exactly one succeeds; a jti seen
+	// before and not yet expired is ErrAlreadyExists. Expired records are
+	// replaced, and may be deleted by DeleteExpiredOAuthSessions.
+	UseAssertionJTI(ctx context.Context, jti string, expiresAt time.Time) error
 }

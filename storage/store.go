@@ -14,6 +14,7 @@ type Store interface {
 	OAuthSessions
 	BrowserSessions
 	Consents
+	AssertionJTIs
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

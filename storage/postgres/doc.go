@@ -29,7 +29,9 @@
 // caller owns the transaction and retries it whole if it must.
 // DeactivateOAuthSession is a single conditional UPDATE, so of concurrent
 // redemptions of one code exactly one succeeds (SECURITY.md DB-01), inside a
-// transaction or not.
+// transaction or not; UseAssertionJTI is likewise a single INSERT … ON
+// CONFLICT, so of concurrent uses of one client assertion exactly one is
+// accepted.
 //
 // Open waits for the database with exponential backoff (Options.ConnectRetry)
 // and logs one warning, not one line per attempt (SECURITY.md F2). Once open,

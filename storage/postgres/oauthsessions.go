@@ -94,11 +94,20 @@ func (s *Store) RevokeOAuthSessions(ctx context.Context, requestID string, kinds
 	return tag.RowsAffected(), nil
 }
 
-// DeleteExpiredOAuthSessions deletes the sessions that expired before now.
+// DeleteExpiredOAuthSessions deletes the sessions and the assertion jtis
+// that expired before now, in one statement, and returns how many rows it
+// deleted from both.
 func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM oauth_sessions WHERE expires_at < $1`, timestamp(now))
+	var n int64
+	err := s.q(ctx).QueryRow(ctx, `
+		WITH sessions AS (
+			DELETE FROM oauth_sessions WHERE expires_at < $1 RETURNING 1
+		), jtis AS (
+			DELETE FROM assertion_jtis WHERE expires_at < $1 RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM jtis)`, timestamp(now)).Scan(&n)
 	if err != nil {
 		return 0, mapDeleteError("delete expired sessions", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -102,17 +103,31 @@ func (s *Store) RevokeOAuthSessions(ctx context.Context, requestID string, kinds
 	return n, nil
 }
 
-// DeleteExpiredOAuthSessions deletes the sessions that expired before now.
-// Stored times sort as text, so the index on expires_at serves the
-// comparison.
+// DeleteExpiredOAuthSessions deletes the sessions and the assertion jtis
+// that expired before now, in one transaction, and returns how many rows it
+// deleted from both. Stored times sort as text, so the indexes on
+// expires_at serve the comparisons.
 func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.q(ctx).ExecContext(ctx, `DELETE FROM oauth_sessions WHERE expires_at < ?`, formatTime(now))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", dbError(err, storage.ErrConflict))
-	}
-	n, err := res.RowsAffected()
+	var total int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, query := range []string{
+			`DELETE FROM oauth_sessions WHERE expires_at < ?`,
+			`DELETE FROM assertion_jtis WHERE expires_at < ?`,
+		} {
+			res, err := tx.ExecContext(ctx, query, formatTime(now))
+			if err != nil {
+				return dbError(err, storage.ErrConflict)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
-	return n, nil
+	return total, nil
 }

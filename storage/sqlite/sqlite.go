@@ -40,6 +40,7 @@ type Store struct {
 	db     *sql.DB
 	path   string
 	logger *slog.Logger
+	now    func() time.Time
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -71,7 +72,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, path: opts.Path, logger: logger}, nil
+	return &Store{db: db, path: opts.Path, logger: logger, now: time.Now}, nil
 }
 
 // dsn is the driver's data source name for path. modernc.org/sqlite runs

@@ -20,9 +20,11 @@
 // with at most one next and one active key; OAuth sessions, including a
 // code redeemed once by concurrent requests (SECURITY.md DB-01) and token
 // families revoked by request ID; browser sessions and consents, and what
-// deleting a client or a user removes; transactions carried in a context,
-// whose writes other connections see only after Commit and never after
-// Rollback; compare-and-swap updates under concurrency, including instances
-// bootstrapping a signing key at once; and repeated migrations. The suite
-// uses only the storage.Store interface, never a backend's internals.
+// deleting a client or a user removes; client assertion jtis, used once
+// even by concurrent requests and usable again once expired; transactions
+// carried in a context, whose writes other connections see only after
+// Commit and never after Rollback; compare-and-swap updates under
+// concurrency, including instances bootstrapping a signing key at once; and
+// repeated migrations. The suite uses only the storage.Store interface,
+// never a backend's internals.
 package storagetest

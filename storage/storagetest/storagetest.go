@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"OAuthSessions", oauthSessionTests()},
 		{"BrowserSessions", browserSessionTests()},
 		{"Consents", consentTests()},
+		{"AssertionJTIs", assertionJTITests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},
