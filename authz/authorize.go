@@ -193,6 +193,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 			return
 		}
 	}
+	allowFormPost(c)
 	p.oauth.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
 }
 
@@ -231,6 +232,7 @@ func (p *Provider) authorizeError(c *gin.Context, ar fosite.AuthorizeRequester, 
 			"The application sent a request Foyer cannot accept ("+rfc.ErrorField+"). "+rfc.HintField, err)
 		return
 	}
+	allowFormPost(c)
 	p.oauth.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
 }
 

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -82,9 +83,16 @@ func (p *Provider) userinfo(c *gin.Context) {
 		return
 	}
 	u, err := p.store.GetUser(ctx, sess.UserID)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
+		// The account was deleted: its tokens are worthless.
 		c.Header("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
 		c.Status(http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		p.opts.Logger.ErrorContext(ctx, "userinfo", "err", err)
+		c.Header("Retry-After", "5")
+		c.Status(http.StatusServiceUnavailable)
 		return
 	}
 	claims := profileClaims(u, ar.GetGrantedScopes())

@@ -77,6 +77,7 @@ func fositeConfig(o Options) *fosite.Config {
 		ClientSecretsHasher:            secretHasher{o.Secrets},
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
 		SendDebugMessagesToClients:     false,
+		FormPostHTMLTemplate:           formPostTemplate,
 		SanitationWhiteList:            []string{"nonce", "max_age", "prompt", "acr_values", "organization"},
 	}
 }
