@@ -81,12 +81,25 @@ func (p *Provider) loadChallenge(ctx context.Context, id string) (challenge, str
 // authorize is the authorization endpoint (GET and POST).
 func (p *Provider) authorize(c *gin.Context) {
 	ctx := c.Request.Context()
+	if dup := repeatedParameter(c.Request); dup != "" {
+		// Which copy would win is a guess an attacker can exploit (AZ-10).
+		p.errorPage(c, http.StatusBadRequest, "This sign-in request is not valid",
+			"The application sent the parameter "+dup+" more than once (invalid_request).", nil)
+		return
+	}
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, c.Request)
 	if err != nil {
 		p.authorizeError(c, ar, err)
 		return
 	}
 	cl := ar.GetClient().(*client)
+	if uri := c.Request.Form.Get("redirect_uri"); uri != "" && cl.ApplicationType != "native" && !slices.Contains(cl.RedirectURIs, uri) {
+		// fosite forgives the port (and scheme case) of loopback URIs for
+		// every client; only native clients get that (RFC 8252 §7.3).
+		p.errorPage(c, http.StatusBadRequest, "This sign-in request is not valid",
+			"The application asked to return to an address it has not registered (invalid_request).", nil)
+		return
+	}
 	switch {
 	case cl.RequirePKCE && ar.GetRequestForm().Get("code_challenge") == "":
 		p.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("This client must use PKCE with code_challenge_method=S256."))
@@ -194,7 +207,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 		}
 	}
 	allowFormPost(c)
-	p.oauth.WriteAuthorizeResponse(ctx, c.Writer, ar, resp)
+	p.oauth.WriteAuthorizeResponse(ctx, issWriter(c, p.opts.Issuer), ar, resp)
 }
 
 // redirectToStep saves the request as a challenge and sends the browser to
@@ -227,13 +240,17 @@ func (p *Provider) authorizeError(c *gin.Context, ar fosite.AuthorizeRequester, 
 		err = fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	if ar == nil || !ar.IsRedirectURIValid() {
-		rfc := fosite.ErrorToRFC6749Error(err)
-		p.errorPage(c, rfc.CodeField, "This sign-in request is not valid",
+		rfc := clean(err)
+		status := http.StatusBadRequest
+		if rfc.CodeField >= 500 {
+			status = rfc.CodeField
+		}
+		p.errorPage(c, status, "This sign-in request is not valid",
 			"The application sent a request Foyer cannot accept ("+rfc.ErrorField+"). "+rfc.HintField, err)
 		return
 	}
 	allowFormPost(c)
-	p.oauth.WriteAuthorizeError(c.Request.Context(), c.Writer, ar, err)
+	p.oauth.WriteAuthorizeError(c.Request.Context(), issWriter(c, p.opts.Issuer), ar, clean(err))
 }
 
 func maxAgeExceeded(raw string, bs *storage.BrowserSession, now time.Time) bool {
@@ -401,4 +418,18 @@ func (p *Provider) clientName(ctx context.Context, id string) string {
 		return id
 	}
 	return c.Name
+}
+
+// repeatedParameter names an authorization parameter sent more than once.
+func repeatedParameter(r *http.Request) string {
+	if err := r.ParseForm(); err != nil {
+		return ""
+	}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state",
+		"nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "organization", "request_uri"} {
+		if len(r.Form[k]) > 1 {
+			return k
+		}
+	}
+	return ""
 }

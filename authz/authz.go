@@ -55,7 +55,9 @@ func New(o Options) (*Provider, error) {
 func (p *Provider) Mount(browser, api gin.IRouter) {
 	api.GET("/.well-known/openid-configuration", p.serveDiscovery)
 	api.GET("/.well-known/oauth-authorization-server", p.serveDiscovery)
-	api.POST("/oauth2/token", p.token)
+	// Every method reaches the token endpoint, so a GET gets the RFC's
+	// invalid_request rather than a generic 405.
+	api.Any("/oauth2/token", p.token)
 	api.POST("/oauth2/introspect", p.introspect)
 	api.POST("/oauth2/revoke", p.revoke)
 	api.POST("/oauth2/par", p.par)

@@ -65,7 +65,12 @@ func (p *Provider) userinfo(c *gin.Context) {
 		c.Status(http.StatusUnauthorized)
 		return
 	}
-	_, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
+	tokenType, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, newSession())
+	if err == nil && tokenType != fosite.AccessToken {
+		// fosite falls back to other token types; only an access token
+		// may call userinfo (TJ-06).
+		err = fosite.ErrRequestUnauthorized
+	}
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
 			p.opts.Logger.ErrorContext(ctx, "userinfo", "err", err)

@@ -59,6 +59,6 @@ func discoveryDocument(issuer, alg string) ([]byte, error) {
 		PromptValuesSupported:              []string{"none", "login", "consent", "select_account"},
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
-		AuthorizationResponseIssParameter:  false,
+		AuthorizationResponseIssParameter:  true,
 	}, "", "  ")
 }

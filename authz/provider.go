@@ -77,8 +77,10 @@ func fositeConfig(o Options) *fosite.Config {
 		ClientSecretsHasher:            secretHasher{o.Secrets},
 		JWTScopeClaimKey:               jwt.JWTScopeFieldString,
 		SendDebugMessagesToClients:     false,
-		FormPostHTMLTemplate:           formPostTemplate,
-		SanitationWhiteList:            []string{"nonce", "max_age", "prompt", "acr_values", "organization"},
+		FormPostHTMLTemplate:           formPostPage(o.Issuer),
+		// redirect_uri must survive in the stored code request: the token
+		// endpoint compares it (TK-02).
+		SanitationWhiteList: []string{"redirect_uri", "nonce", "max_age", "prompt", "acr_values", "organization"},
 	}
 }
 

@@ -92,7 +92,9 @@ func (s *fositeStore) create(ctx context.Context, kind storage.GrantKind, signat
 
 // get loads a session and rebuilds the fosite request; inactive is the
 // error to return, with the request, when the session was used or revoked.
-func (s *fositeStore) get(ctx context.Context, kind storage.GrantKind, signature string, inactive error) (fosite.Requester, error) {
+// The stored session is decoded into into when it is one of ours: fosite
+// validates expiry on the session it passed in, so it must be hydrated.
+func (s *fositeStore) get(ctx context.Context, kind storage.GrantKind, signature string, into fosite.Session, inactive error) (fosite.Requester, error) {
 	row, err := s.store.GetOAuthSession(ctx, kind, signature)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fosite.ErrNotFound
@@ -102,6 +104,9 @@ func (s *fositeStore) get(ctx context.Context, kind storage.GrantKind, signature
 	}
 	var sr storedRequest
 	sr.Session = newSession()
+	if ours, ok := into.(*Session); ok && ours != nil {
+		sr.Session = ours
+	}
 	if err := json.Unmarshal(row.Request, &sr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", kind, err)
 	}
@@ -159,8 +164,8 @@ func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, sig string
 	return s.create(ctx, storage.KindAuthorizeCode, sig, r, fosite.AuthorizeCode)
 }
 
-func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindAuthorizeCode, sig, fosite.ErrInvalidatedAuthorizeCode)
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, into fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindAuthorizeCode, sig, into, fosite.ErrInvalidatedAuthorizeCode)
 }
 
 func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
@@ -177,8 +182,8 @@ func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, 
 	return s.create(ctx, storage.KindAccessToken, sig, r, fosite.AccessToken)
 }
 
-func (s *fositeStore) GetAccessTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindAccessToken, sig, fosite.ErrInactiveToken)
+func (s *fositeStore) GetAccessTokenSession(ctx context.Context, sig string, into fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindAccessToken, sig, into, fosite.ErrInactiveToken)
 }
 
 func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, sig string) error {
@@ -193,8 +198,8 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, sig, _ stri
 
 // GetRefreshTokenSession returns ErrInactiveToken for a rotated token, which
 // makes fosite revoke the whole family (RFC 9700 §4.14).
-func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindRefreshToken, sig, fosite.ErrInactiveToken)
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, into fosite.Session) (fosite.Requester, error) {
+	return s.get(ctx, storage.KindRefreshToken, sig, into, fosite.ErrInactiveToken)
 }
 
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
@@ -237,11 +242,17 @@ func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, sig string, 
 }
 
 func (s *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindPKCE, sig, nil)
+	return s.get(ctx, storage.KindPKCE, sig, nil, nil)
 }
 
+// DeletePKCERequestSession: a concurrent redemption of the same code may
+// have deleted it first; that request lost the race (DB-01).
 func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, sig string) error {
-	return s.delete(ctx, storage.KindPKCE, sig)
+	err := s.delete(ctx, storage.KindPKCE, sig)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return errCodeUsed
+	}
+	return err
 }
 
 // OpenID Connect sessions, keyed by the authorization code's signature.
@@ -251,7 +262,7 @@ func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code strin
 }
 
 func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
-	r, err := s.get(ctx, storage.KindOpenID, code, nil)
+	r, err := s.get(ctx, storage.KindOpenID, code, nil, nil)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return nil, openid.ErrNoSessionFound
 	}
@@ -270,7 +281,7 @@ func (s *fositeStore) CreatePARSession(ctx context.Context, requestURI string, r
 }
 
 func (s *fositeStore) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
-	r, err := s.get(ctx, storage.KindPAR, hashHandle(requestURI), nil)
+	r, err := s.get(ctx, storage.KindPAR, hashHandle(requestURI), nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
@@ -14,11 +15,33 @@ import (
 // client_credentials.
 func (p *Provider) token(c *gin.Context) {
 	ctx := c.Request.Context()
+	if c.Request.Method == http.MethodPost {
+		switch gt := c.PostForm("grant_type"); gt {
+		case "", "authorization_code", "refresh_token", "client_credentials":
+		default:
+			p.writeAccessError(c, nil, fosite.ErrUnsupportedGrantType.WithHint("Foyer supports authorization_code, refresh_token and client_credentials."))
+			return
+		}
+	}
 	sess := newSession()
 	ar, err := p.oauth.NewAccessRequest(ctx, c.Request, sess)
 	if err != nil {
+		if c.PostForm("grant_type") == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
+			// fosite's answer for a public client asking for a machine token.
+			err = fosite.ErrUnauthorizedClient.WithHint("This client may not use the client_credentials grant.")
+		}
 		p.writeAccessError(c, ar, err)
 		return
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") && c.PostForm("scope") != "" {
+		// A refresh may narrow the scope, never widen it (RFC 6749 §6);
+		// fosite would silently ignore the request.
+		for _, s := range strings.Fields(c.PostForm("scope")) {
+			if !ar.GetGrantedScopes().Has(s) {
+				p.writeAccessError(c, ar, fosite.ErrInvalidScope.WithHintf("The scope %s was not granted originally.", s))
+				return
+			}
+		}
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		// A machine acts as itself: the client is the subject.
@@ -68,10 +91,15 @@ func (p *Provider) writeAccessError(c *gin.Context, ar fosite.AccessRequester, e
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
 		return
 	}
-	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+	rfc := clean(err)
+	if rfc.CodeField >= 500 {
 		p.opts.Logger.ErrorContext(c.Request.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)
 	}
-	p.oauth.WriteAccessError(c.Request.Context(), c.Writer, ar, err)
+	challengeBasic(c, rfc)
+	if ar == nil {
+		ar = fosite.NewAccessRequest(nil)
+	}
+	p.oauth.WriteAccessError(c.Request.Context(), c.Writer, ar, rfc)
 }
 
 // introspect is RFC 7662 token introspection; the caller must authenticate
@@ -80,6 +108,14 @@ func (p *Provider) introspect(c *gin.Context) {
 	ctx := c.Request.Context()
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, c.Request, newSession())
 	if err != nil {
+		if rfc := clean(err); rfc.ErrorField == "request_unauthorized" || rfc.ErrorField == "invalid_client" {
+			// RFC 7662 §2.3 with RFC 6749 §5.2: an unauthenticated caller
+			// is invalid_client, 401 (fosite would answer active:false).
+			c.Header("WWW-Authenticate", `Basic realm="foyer"`)
+			c.Header("Cache-Control", "no-store")
+			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid_client", "error_description": "The caller must authenticate as a client."})
+			return
+		}
 		p.oauth.WriteIntrospectionError(ctx, c.Writer, err)
 		return
 	}
@@ -91,6 +127,14 @@ func (p *Provider) introspect(c *gin.Context) {
 func (p *Provider) revoke(c *gin.Context) {
 	ctx := c.Request.Context()
 	err := p.oauth.NewRevocationRequest(ctx, c.Request)
+	if err != nil && !hasClientCredentials(c) {
+		err = fosite.ErrInvalidClient.WithHint("The caller must authenticate as a client.")
+	}
+	if err != nil {
+		if rfc := clean(err); rfc.CodeField == http.StatusUnauthorized {
+			c.Header("WWW-Authenticate", `Basic realm="foyer"`)
+		}
+	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		c.Header("Retry-After", "5")
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
@@ -113,4 +157,10 @@ func (p *Provider) par(c *gin.Context) {
 		return
 	}
 	p.oauth.WritePushedAuthorizeResponse(ctx, c.Writer, ar, resp)
+}
+
+// hasClientCredentials reports whether the request carries any client
+// authentication at all.
+func hasClientCredentials(c *gin.Context) bool {
+	return usedBasicAuth(c) || c.PostForm("client_id") != "" || c.PostForm("client_assertion") != ""
 }
