@@ -296,7 +296,8 @@ func (p *Provider) loginPage(c *gin.Context) {
 		p.unavailable(c, err)
 		return
 	}
-	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID)}
+	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID),
+		Email: ch.Form.Get("login_hint")} // OIDC Core §3.1.2.1: pre-fill, never trust
 	if c.Request.Method == http.MethodPost {
 		if !p.checkCSRF(c) {
 			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and sign in again.", nil)
