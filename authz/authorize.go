@@ -113,23 +113,57 @@ func (p *Provider) authorize(c *gin.Context) {
 
 // resume continues an authorization after sign-in or consent.
 func (p *Provider) resume(c *gin.Context) {
-	ctx := c.Request.Context()
-	id := c.Query("challenge")
-	ch, _, err := p.loadChallenge(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+	st, ok := p.beginStep(c, false)
+	if !ok {
 		return
 	}
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
-	ar, err := p.replay(ctx, c.Request, ch)
+	ar, err := p.replay(c.Request.Context(), c.Request, st.ch)
 	if err != nil {
 		p.authorizeError(c, ar, err)
 		return
 	}
-	p.proceed(c, ar, id, ch)
+	p.proceed(c, ar, st.id, st.ch)
+}
+
+// step is a request to one of the flow's pages: the challenge it names and,
+// after sign-in, the person's browser session.
+type step struct {
+	id       string
+	clientID string
+	ch       challenge
+	bs       *storage.BrowserSession
+}
+
+// beginStep loads the challenge a flow page names (in the query of a GET,
+// the form of a POST). With signedIn it also needs a browser session and
+// sends the person to sign in without one. ok=false: the answer is written.
+func (p *Provider) beginStep(c *gin.Context, signedIn bool) (st step, ok bool) {
+	st.id = c.Query("challenge")
+	if c.Request.Method == http.MethodPost {
+		st.id = c.PostForm("challenge")
+	}
+	var err error
+	st.ch, st.clientID, err = p.loadChallenge(c.Request.Context(), st.id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+		return st, false
+	}
+	if err != nil {
+		p.unavailable(c, err)
+		return st, false
+	}
+	if !signedIn {
+		return st, true
+	}
+	if st.bs, err = p.browserSession(c); err != nil {
+		p.unavailable(c, err)
+		return st, false
+	}
+	if st.bs == nil {
+		c.Redirect(http.StatusSeeOther, "/login?challenge="+url.QueryEscape(st.id))
+		return st, false
+	}
+	return st, true
 }
 
 // replay re-validates the stored authorization request from scratch, so a
@@ -283,19 +317,11 @@ func (p *Provider) consentCovers(ctx context.Context, userID, clientID string, s
 // loginPage shows and handles the minimal email + password sign-in.
 func (p *Provider) loginPage(c *gin.Context) {
 	ctx := c.Request.Context()
-	id := c.Query("challenge")
-	if c.Request.Method == http.MethodPost {
-		id = c.PostForm("challenge")
-	}
-	ch, clientID, err := p.loadChallenge(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+	st, ok := p.beginStep(c, false)
+	if !ok {
 		return
 	}
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
+	id, ch, clientID := st.id, st.ch, st.clientID
 	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID),
 		Email: ch.Form.Get("login_hint")} // OIDC Core §3.1.2.1: pre-fill, never trust
 	if c.Request.Method == http.MethodPost {
@@ -338,28 +364,11 @@ func (p *Provider) loginPage(c *gin.Context) {
 // consentPage asks the signed-in person to allow the client.
 func (p *Provider) consentPage(c *gin.Context) {
 	ctx := c.Request.Context()
-	id := c.Query("challenge")
-	if c.Request.Method == http.MethodPost {
-		id = c.PostForm("challenge")
-	}
-	ch, clientID, err := p.loadChallenge(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(c, http.StatusBadRequest, "This request has expired", "Go back to the application and start again.", nil)
+	st, ok := p.beginStep(c, true)
+	if !ok {
 		return
 	}
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
-	bs, err := p.browserSession(c)
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
-	if bs == nil {
-		c.Redirect(http.StatusSeeOther, "/login?challenge="+url.QueryEscape(id))
-		return
-	}
+	id, ch, clientID, bs := st.id, st.ch, st.clientID, st.bs
 	ar, err := p.replay(ctx, c.Request, ch)
 	if err != nil {
 		p.authorizeError(c, ar, err)

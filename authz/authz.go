@@ -10,8 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
-
-	"github.com/foyerdev/foyer/templates/render"
 )
 
 // Provider is the OAuth 2.0 / OpenID Connect provider.
@@ -21,9 +19,6 @@ type Provider struct {
 	oauth     fosite.OAuth2Provider
 	discovery []byte
 }
-
-// Pages renders the provider's browser pages.
-type Pages = *render.Renderer
 
 // New builds the provider.
 func New(o Options) (*Provider, error) {
@@ -38,6 +33,9 @@ func New(o Options) (*Provider, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	p := &Provider{opts: o, store: o.Store}
 	p.oauth = newOAuth2Provider(o, &fositeStore{store: o.Store})
@@ -83,7 +81,7 @@ func (p *Provider) serveDiscovery(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", p.discovery)
 }
 
-// sweep deletes expired codes, tokens and challenges every interval until
+// Sweep deletes expired codes, tokens and challenges every interval until
 // ctx is done.
 func (p *Provider) Sweep(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)

@@ -4,7 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"testing"
 	"time"
 
@@ -52,18 +52,21 @@ func FuzzCleanDescription(f *testing.F) {
 	})
 }
 
-// FuzzMaxAgeExceeded: max_age comes from the client; no value panics, and a
-// valid one compares against the session's age.
+// FuzzMaxAgeExceeded: max_age comes from the client; no value panics, a
+// missing or malformed one never forces a sign-in, and a valid one compares
+// against the session's age.
 func FuzzMaxAgeExceeded(f *testing.F) {
 	for _, s := range []string{"", "0", "60", "-1", "99999999999999999999", "1e3", " 5"} {
 		f.Add(s, int64(30))
 	}
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, raw string, ageSeconds int64) {
-		bs := &storage.BrowserSession{AuthTime: now.Add(-time.Duration(ageSeconds%1e9) * time.Second)}
-		got := maxAgeExceeded(raw, bs, now)
-		if strings.TrimSpace(raw) == "" && got {
-			t.Fatalf("maxAgeExceeded(%q) = true without a max_age", raw)
+		age := time.Duration(ageSeconds%1e9) * time.Second
+		got := maxAgeExceeded(raw, &storage.BrowserSession{AuthTime: now.Add(-age)}, now)
+		secs, err := strconv.Atoi(raw)
+		want := err == nil && secs >= 0 && age > time.Duration(secs)*time.Second
+		if got != want {
+			t.Fatalf("maxAgeExceeded(%q) with a session %v old = %v, want %v", raw, age, got, want)
 		}
 	})
 }

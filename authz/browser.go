@@ -124,7 +124,7 @@ func (p *Provider) errorPage(c *gin.Context, status int, title, message string, 
 	})
 }
 
-func (p *Provider) now() time.Time { return time.Now() }
+func (p *Provider) now() time.Time { return p.opts.Now() }
 
 // unavailable answers a storage failure on a browser route.
 func (p *Provider) unavailable(c *gin.Context, err error) {

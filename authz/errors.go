@@ -35,16 +35,25 @@ func clean(err error) *fosite.RFC6749Error {
 	return &out
 }
 
-// usedBasicAuth reports whether the client authenticated with HTTP Basic,
-// so a 401 names that scheme (RFC 6749 §5.2).
+// usedBasicAuth reports whether the client authenticated with HTTP Basic.
 func usedBasicAuth(c *gin.Context) bool {
 	_, _, ok := c.Request.BasicAuth()
 	return ok
 }
 
-// challengeBasic adds WWW-Authenticate to an invalid_client answer.
-func challengeBasic(c *gin.Context, rfc *fosite.RFC6749Error) {
-	if rfc.CodeField == http.StatusUnauthorized && usedBasicAuth(c) {
+// challengeBasic names the Basic scheme on a 401 from a client-authenticated
+// endpoint (RFC 6749 §5.2), the one scheme that works for every client.
+func challengeBasic(c *gin.Context, status int) {
+	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Basic realm="foyer"`)
 	}
+}
+
+// serverUnavailable answers a client-authenticated endpoint whose database
+// is away: 503 with Retry-After and server_error, never an answer the client
+// would act on, such as invalid_grant or a revocation's 200 (DB-03, DB-05).
+func serverUnavailable(c *gin.Context) {
+	c.Header("Retry-After", "5")
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
 }

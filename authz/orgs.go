@@ -146,28 +146,11 @@ func (p *Provider) organizationByRef(ctx context.Context, ref string) (storage.O
 // selectOrgPage is the organization picker.
 func (p *Provider) selectOrgPage(c *gin.Context) {
 	ctx := c.Request.Context()
-	id := c.Query("challenge")
-	if c.Request.Method == http.MethodPost {
-		id = c.PostForm("challenge")
-	}
-	ch, clientID, err := p.loadChallenge(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+	st, ok := p.beginStep(c, true)
+	if !ok {
 		return
 	}
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
-	bs, err := p.browserSession(c)
-	if err != nil {
-		p.unavailable(c, err)
-		return
-	}
-	if bs == nil {
-		c.Redirect(http.StatusSeeOther, "/login?challenge="+url.QueryEscape(id))
-		return
-	}
+	id, ch, clientID, bs := st.id, st.ch, st.clientID, st.bs
 	ms, err := p.store.ListMembershipsByUser(ctx, bs.UserID)
 	if err != nil {
 		p.unavailable(c, err)

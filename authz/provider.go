@@ -12,6 +12,9 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/foyerdev/foyer/authz/clients"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 // This file is the one place fosite is composed: its configuration, the
@@ -40,7 +43,7 @@ type Options struct {
 	// and opaque access tokens, which are what storage keeps.
 	HMACSecret     []byte
 	Authenticator  Authenticator
-	Pages          Pages
+	Pages          *render.Renderer
 	AccessTokenTTL time.Duration
 	IDTokenTTL     time.Duration
 	// RefreshTokenTTL bounds a refresh token's life (default 30 days).
@@ -48,6 +51,8 @@ type Options struct {
 	// SecureCookies sets the Secure flag; off only for http:// in --dev.
 	SecureCookies bool
 	Logger        *slog.Logger
+	// Now is the clock for sessions, challenges and consents (default time.Now).
+	Now func() time.Time
 }
 
 // fositeConfig is fosite's configuration for Foyer.
@@ -150,7 +155,7 @@ func isJWT(token string) bool { return strings.Count(token, ".") == 2 }
 type secretHasher struct{ v SecretVerifier }
 
 func (h secretHasher) Compare(_ context.Context, hash, data []byte) error {
-	if h.v == nil || !h.v.Verify(string(data), string(hash)) {
+	if h.v == nil || len(data) > clients.MaxSecretLen || !h.v.Verify(string(data), string(hash)) {
 		return fosite.ErrNotFound // fosite answers invalid_client
 	}
 	return nil

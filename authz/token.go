@@ -86,16 +86,14 @@ func (p *Provider) writeAccessError(c *gin.Context, ar fosite.AccessRequester, e
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	case errors.Is(err, storage.ErrUnavailable):
 		p.opts.Logger.ErrorContext(c.Request.Context(), "token endpoint: database unavailable", "err", err)
-		c.Header("Retry-After", "5")
-		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
+		serverUnavailable(c)
 		return
 	}
 	rfc := clean(err)
 	if rfc.CodeField >= 500 {
 		p.opts.Logger.ErrorContext(c.Request.Context(), "token endpoint", "err", err, "debug", rfc.DebugField)
 	}
-	challengeBasic(c, rfc)
+	challengeBasic(c, rfc.CodeField)
 	if ar == nil {
 		ar = fosite.NewAccessRequest(nil)
 	}
@@ -111,7 +109,7 @@ func (p *Provider) introspect(c *gin.Context) {
 		if rfc := clean(err); rfc.ErrorField == "request_unauthorized" || rfc.ErrorField == "invalid_client" {
 			// RFC 7662 §2.3 with RFC 6749 §5.2: an unauthenticated caller
 			// is invalid_client, 401 (fosite would answer active:false).
-			c.Header("WWW-Authenticate", `Basic realm="foyer"`)
+			challengeBasic(c, http.StatusUnauthorized)
 			c.Header("Cache-Control", "no-store")
 			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid_client", "error_description": "The caller must authenticate as a client."})
 			return
@@ -130,15 +128,12 @@ func (p *Provider) revoke(c *gin.Context) {
 	if err != nil && !hasClientCredentials(c) {
 		err = fosite.ErrInvalidClient.WithHint("The caller must authenticate as a client.")
 	}
-	if err != nil {
-		if rfc := clean(err); rfc.CodeField == http.StatusUnauthorized {
-			c.Header("WWW-Authenticate", `Basic realm="foyer"`)
-		}
-	}
 	if errors.Is(err, storage.ErrUnavailable) {
-		c.Header("Retry-After", "5")
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "server_error", "error_description": "The server is temporarily unavailable. Retry shortly."})
+		serverUnavailable(c)
 		return
+	}
+	if err != nil {
+		challengeBasic(c, clean(err).CodeField)
 	}
 	p.oauth.WriteRevocationResponse(ctx, c.Writer, err)
 }

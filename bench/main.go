@@ -90,14 +90,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var rssIdle int64
+	var rss *rssSampler
 	if o.pid > 0 {
 		if rssIdle, err = readRSS(o.pid); err != nil {
 			fmt.Fprintf(stderr, "bench: -pid %d: %v\n", o.pid, err)
 			return 1
 		}
-	}
-	var rss *rssSampler
-	if o.pid > 0 {
 		rss = startRSSSampler(o.pid, 250*time.Millisecond)
 	}
 	res := load(client, target, o)

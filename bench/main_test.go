@@ -108,24 +108,33 @@ func TestConnectionRefused(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	code, res, _ := runBench(t, "-url", url, "-scenario", "jwks", "-d", "50ms")
+	// No warm-up: on a loaded machine a refused dial can outlast it, and
+	// then no failure would be counted at all.
+	code, res, _ := runBench(t, "-url", url, "-scenario", "jwks", "-d", "50ms", "-warmup", "0s")
 	if code != 1 || res.ErrorsByKind["transport: connection refused"] == 0 {
 		t.Fatalf("exit %d, errors %v", code, res.ErrorsByKind)
 	}
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"-scenario", "nope"},
-		{"-scenario", "client_credentials"}, // no client
-		{"-url", "localhost:8080"},
-		{"-c", "0"},
-		{"-d", "0s"},
-		{"extra"},
+	// Each case uses a scenario that needs no client, so it fails on its
+	// own flag and not on the default scenario's missing -client-id.
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"-scenario", "nope"}, `-scenario "nope"`},
+		{[]string{"-scenario", "client_credentials"}, "needs -client-id"},
+		{[]string{"-scenario", "jwks", "-url", "localhost:8080"}, "-url"},
+		{[]string{"-scenario", "jwks", "-c", "0"}, "-c 0"},
+		{[]string{"-scenario", "jwks", "-d", "0s"}, "-d 0s"},
+		{[]string{"-scenario", "jwks", "-warmup", "-1s"}, "-warmup"},
+		{[]string{"-scenario", "jwks", "-timeout", "0s"}, "-timeout"},
+		{[]string{"-scenario", "jwks", "extra"}, "unexpected arguments"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(args, &stdout, &stderr); code != 2 {
-			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, code, stderr.String())
+		if code := run(tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
 }

@@ -51,8 +51,8 @@ const envConfig = "FOYER_CONFIG"
 
 // Load reads the configuration in three layers, each overriding the one
 // before it key by key: Defaults(dev), the YAML file at path (when path is
-// empty, the one FOYER_CONFIG names, if any) and the FOYER_* variables in environ, given as "KEY=value" like
-// os.Environ. `dev: true` in the file counts as --dev, and the defaults that
+// empty, the one FOYER_CONFIG names, if any) and the FOYER_* variables in
+// environ, given as "KEY=value" like os.Environ. `dev: true` in the file counts as --dev, and the defaults that
 // depend on it follow unless the file sets them; `dev: false` does not undo
 // --dev. The result is validated.
 //

@@ -90,12 +90,13 @@ const (
 // it signs (2s at the least, a floor against a zero that would let every
 // instance start signing with a key no verifier has fetched yet); and the
 // next key is published while the current one signs, so rotation must not
-// outrun publication: prepublish is less than the rotation period. When the rotation period is out of range (a problem of
-// its own) the longest valid one stands in for it, so that a prepublish no
-// rotation period allows is still reported.
+// outrun publication: prepublish is less than the rotation period. When the
+// rotation period is out of range (a problem of its own) the longest valid
+// one stands in for it, so that a prepublish no rotation period allows is
+// still reported.
 func prepublishProblem(prepublish, rotation time.Duration) string {
 	limit := fmt.Sprintf("the rotation period (%s)", shortDuration(rotation))
-	if durationProblem(rotation, minRotation, maxRotation) != "" {
+	if rotation < minRotation || rotation > maxRotation {
 		rotation = maxRotation
 		limit = fmt.Sprintf("the rotation period (at most %s)", shortDuration(maxRotation))
 	}

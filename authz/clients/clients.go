@@ -320,8 +320,8 @@ func clientSecret(in NewClient, method string) (string, error) {
 		return newSecret(), nil
 	case len(in.Secret) < MinSecretLen:
 		return "", fieldError("secret", "must be at least %d characters; leave it out to have one generated", MinSecretLen)
-	case len(in.Secret) > maxSecretLen:
-		return "", fieldError("secret", "must be at most %d characters", maxSecretLen)
+	case len(in.Secret) > MaxSecretLen:
+		return "", fieldError("secret", "must be at most %d characters", MaxSecretLen)
 	}
 	for i := 0; i < len(in.Secret); i++ {
 		// RFC 6749 Appendix A.2: client-secret = *VSCHAR.

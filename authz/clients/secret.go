@@ -14,8 +14,9 @@ import (
 // characters. Generated secrets are 43 (256 random bits, AD-04, TK-13).
 const MinSecretLen = 32
 
-// maxSecretLen bounds what is hashed on every token request.
-const maxSecretLen = 512
+// MaxSecretLen bounds a client secret, and so what the token endpoint hashes
+// for any request: longer presented secrets fail without being hashed.
+const MaxSecretLen = 512
 
 // hashScheme prefixes every stored hash, so another scheme or key can be
 // introduced later and told apart from this one.

@@ -171,22 +171,18 @@ func (a *app) clientsDeleteCommand() *cobra.Command {
 // the data directory's encryption.key), from which the secret-hashing key is
 // derived: create needs it, reading and deleting do not.
 func (a *app) registrar(cmd *cobra.Command, hashing bool) (*clients.Registrar, func(), error) {
-	cfg, err := a.loadConfig(false)
+	cfg, store, err := a.commandStore(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	log := a.commandLogger()
 	var hasher *clients.SecretHasher
 	if hashing {
-		key, err := encryptionKey(cfg, false, log)
+		key, err := encryptionKey(cfg, false, a.commandLogger())
 		if err != nil {
+			store.Close()
 			return nil, nil, err
 		}
 		hasher = clients.NewSecretHasher(clients.DeriveKey(key))
-	}
-	store, _, err := openStore(cmd.Context(), cfg.Database, log)
-	if err != nil {
-		return nil, nil, err
 	}
 	return clients.NewRegistrar(store, hasher, nil), func() { store.Close() }, nil
 }

@@ -96,15 +96,11 @@ func (a *app) keysCommand() *cobra.Command {
 
 // keyManager opens the store and a key manager for a one-shot command.
 func (a *app) keyManager(cmd *cobra.Command) (*keys.Manager, func(), error) {
-	cfg, err := a.loadConfig(false)
+	cfg, store, err := a.commandStore(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
 	log := a.commandLogger()
-	store, _, err := openStore(cmd.Context(), cfg.Database, log)
-	if err != nil {
-		return nil, nil, err
-	}
 	key, err := encryptionKey(cfg, false, log)
 	if err != nil {
 		store.Close()

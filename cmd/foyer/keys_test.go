@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/storage/postgres"
 	"github.com/foyerdev/foyer/storage/postgres/pgtest"
@@ -148,6 +152,7 @@ func TestKeysAcrossInstances(t *testing.T) {
 	cfg.Database.URL = url
 	var bases []string
 	var servers []*server
+	var shared storage.Store
 	for range 2 {
 		store, err := postgres.Open(t.Context(), postgres.Options{URL: url})
 		if err != nil {
@@ -157,6 +162,7 @@ func TestKeysAcrossInstances(t *testing.T) {
 		if _, err := store.Migrate(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		shared = store
 		s, err := newServer(cfg, discard(), store)
 		if err != nil {
 			t.Fatal(err)
@@ -179,6 +185,35 @@ func TestKeysAcrossInstances(t *testing.T) {
 	if got := signer(servers[1]); got != before {
 		t.Fatalf("instances sign with %s and %s, want one key", before, got)
 	}
+	m, secret, err := testRegistrar(shared).Create(t.Context(), clients.NewClient{
+		Name: "Machine", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFrom := func(base string) string {
+		t.Helper()
+		tok, err := (&clientcredentials.Config{ClientID: m.ID, ClientSecret: secret, TokenURL: base + "/oauth2/token"}).Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	// Every token, from either instance, before or after the rotation,
+	// verifies against either instance's JWKS.
+	crossVerify := func(when string, tokens ...string) {
+		t.Helper()
+		for _, base := range bases {
+			jwks := oidc.NewRemoteKeySet(t.Context(), base+"/.well-known/jwks.json")
+			for i, tok := range tokens {
+				if _, err := jwks.VerifySignature(t.Context(), tok); err != nil {
+					t.Errorf("%s: token %d does not verify against %s: %v", when, i, base, err)
+				}
+			}
+		}
+	}
+	oldToken := tokenFrom(bases[0])
+	crossVerify("before the rotation", oldToken, tokenFrom(bases[1]))
 	for _, base := range bases {
 		resp, err := http.Get(base + "/.well-known/jwks.json")
 		if err != nil {
@@ -214,6 +249,7 @@ func TestKeysAcrossInstances(t *testing.T) {
 			return signer(servers[i]) == newActive && slices.Contains(kids, before) && slices.Contains(kids, newNext)
 		})
 	}
+	crossVerify("after the rotation", oldToken, tokenFrom(bases[0]), tokenFrom(bases[1]))
 }
 
 func jwksKids(t *testing.T, base string) []string {

@@ -20,10 +20,7 @@ const afterLogout = "http://127.0.0.1:9/signed-out"
 func TestRPInitiatedLogout(t *testing.T) {
 	e := newOIDCEnv(t, "embedded")
 	ctx := t.Context()
-	cfg := testConfig(t)
-	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, _ := cfg.Secrets.Key()
-	app, secret, err := clients.NewRegistrar(e.store, clients.NewSecretHasher(clients.DeriveKey(key)), nil).Create(ctx, clients.NewClient{
+	app, secret, err := testRegistrar(e.store).Create(ctx, clients.NewClient{
 		Name: "Logout App", FirstParty: true, RedirectURIs: []string{callback}, PostLogoutRedirectURIs: []string{afterLogout},
 		GrantTypes: []string{"authorization_code"},
 	})

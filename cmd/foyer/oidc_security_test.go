@@ -55,13 +55,7 @@ type secEnv struct {
 func newSecEnv(t *testing.T, backend string) *secEnv {
 	t.Helper()
 	e := &secEnv{oidcEnv: newOIDCEnv(t, backend)}
-	cfg := testConfig(t)
-	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, err := cfg.Secrets.Key()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := clients.NewRegistrar(e.store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)
+	reg := testRegistrar(e.store)
 	create := func(in clients.NewClient) *client {
 		t.Helper()
 		c, secret, err := reg.Create(t.Context(), in)

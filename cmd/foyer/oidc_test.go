@@ -40,6 +40,21 @@ type oidcEnv struct {
 
 type client struct{ id, secret string }
 
+// testKey is testEncryptionKey decoded.
+func testKey() []byte {
+	k, err := base64.StdEncoding.DecodeString(testEncryptionKey)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// testRegistrar registers clients with the secret hasher a server
+// configured with testEncryptionKey verifies against.
+func testRegistrar(store storage.Clients) *clients.Registrar {
+	return clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(testKey())), nil)
+}
+
 func openTestStore(t *testing.T, backend string) storage.Store {
 	t.Helper()
 	var s storage.Store
@@ -70,7 +85,6 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	cfg := testConfig(t)
 	cfg.Issuer = "http://" + ln.Addr().String()
 	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, _ := cfg.Secrets.Key()
 
 	env := &oidcEnv{issuer: cfg.Issuer, store: store, email: "alice@example.com", pass: "correct horse battery"}
 	if _, err := idp.NewDirectory(idp.Options{Store: store}).CreateUser(ctx, idp.NewUser{
@@ -78,7 +92,7 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	reg := clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)
+	reg := testRegistrar(store)
 	web, secret, err := reg.Create(ctx, clients.NewClient{
 		Name: "Web App", RedirectURIs: []string{callback},
 		GrantTypes: []string{"authorization_code", "refresh_token"},
@@ -316,19 +330,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Errorf("access token header %s lacks typ at+jwt", decodeSegment(t, h))
 	}
 
-	introspect := func() map[string]any {
-		req, _ := http.NewRequest("POST", e.issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(e.machine.id, e.machine.secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out map[string]any
-		json.Unmarshal([]byte(read(t, resp)), &out)
-		return out
-	}
-	if got := introspect(); got["active"] != true {
+	if got := introspect(t, e.issuer, tok.AccessToken, e.machine); got["active"] != true {
 		t.Errorf("introspection of a live token = %v", got)
 	}
 	req, _ := http.NewRequest("POST", e.issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
@@ -339,7 +341,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatalf("revoke = %v, %v", resp, err)
 	}
 	resp.Body.Close()
-	if got := introspect(); got["active"] != false {
+	if got := introspect(t, e.issuer, tok.AccessToken, e.machine); got["active"] != false {
 		t.Errorf("introspection after revocation = %v, want inactive", got)
 	}
 
@@ -348,6 +350,11 @@ func TestClientCredentials(t *testing.T) {
 	bad.ClientSecret = strings.Repeat("x", 43)
 	if _, err := bad.Token(ctx); !isOAuthError(err, "invalid_client") {
 		t.Errorf("wrong secret = %v, want invalid_client", err)
+	}
+	// An overlong secret fails without being hashed.
+	bad.ClientSecret = e.machine.secret + strings.Repeat("x", 600)
+	if _, err := bad.Token(ctx); !isOAuthError(err, "invalid_client") {
+		t.Errorf("overlong secret = %v, want invalid_client", err)
 	}
 }
 

@@ -43,10 +43,7 @@ func TestOrganizationClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := testConfig(t)
-	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, _ := cfg.Secrets.Key()
-	reg := clients.NewRegistrar(e.store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)
+	reg := testRegistrar(e.store)
 	app, secret, err := reg.Create(ctx, clients.NewClient{
 		Name: "Org App", RedirectURIs: []string{callback}, FirstParty: true,
 		GrantTypes: []string{"authorization_code", "refresh_token"},

@@ -28,10 +28,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &priv.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	cfg := testConfig(t)
-	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, _ := cfg.Secrets.Key()
-	app, _, err := clients.NewRegistrar(e.store, clients.NewSecretHasher(clients.DeriveKey(key)), nil).Create(ctx, clients.NewClient{
+	app, _, err := testRegistrar(e.store).Create(ctx, clients.NewClient{
 		Name: "Signed", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"},
 		TokenEndpointAuthMethod: "private_key_jwt", JWKS: set,
 	})

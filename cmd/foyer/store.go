@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/storage/postgres"
@@ -45,4 +47,15 @@ func backendName(db config.Database) string {
 		return "postgres"
 	}
 	return "embedded"
+}
+
+// commandStore loads the configuration and opens (and migrates) the store
+// for a one-shot command; the caller closes the store.
+func (a *app) commandStore(cmd *cobra.Command) (config.Config, storage.Store, error) {
+	cfg, err := a.loadConfig(false)
+	if err != nil {
+		return cfg, nil, err
+	}
+	store, _, err := openStore(cmd.Context(), cfg.Database, a.commandLogger())
+	return cfg, store, err
 }

@@ -36,10 +36,7 @@ func introspect(t *testing.T, issuer, token string, c *client) map[string]any {
 func TestOpaqueAccessTokens(t *testing.T) {
 	e := newOIDCEnv(t, "embedded")
 	ctx := t.Context()
-	cfg := testConfig(t)
-	cfg.Secrets.EncryptionKey = testEncryptionKey
-	key, _ := cfg.Secrets.Key()
-	c, secret, err := clients.NewRegistrar(e.store, clients.NewSecretHasher(clients.DeriveKey(key)), nil).Create(ctx, clients.NewClient{
+	c, secret, err := testRegistrar(e.store).Create(ctx, clients.NewClient{
 		Name: "Opaque", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, AccessTokenFormat: "opaque",
 	})
 	if err != nil {

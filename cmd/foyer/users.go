@@ -49,11 +49,7 @@ func (a *app) usersCreateCommand() *cobra.Command {
 
 // directory opens the store for a one-shot command.
 func (a *app) directory(cmd *cobra.Command) (*idp.Directory, func(), error) {
-	cfg, err := a.loadConfig(false)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, _, err := openStore(cmd.Context(), cfg.Database, a.commandLogger())
+	_, store, err := a.commandStore(cmd)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,11 +68,7 @@ func (s *Store) UpdateBrowserSession(ctx context.Context, id string, update func
 }
 
 func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM browser_sessions WHERE id = $1`, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError("delete browser session", err)
+	return deleteOne(ctx, s.q(ctx), "delete browser session", `DELETE FROM browser_sessions WHERE id = $1`, id)
 }
 
 // ListBrowserSessions lists the user's sessions, newest first (ID breaks

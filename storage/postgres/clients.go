@@ -80,9 +80,5 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 // DeleteClient removes the client; the database cascades to its OAuth
 // sessions and consents.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete client %q", id), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete client %q", id), `DELETE FROM clients WHERE id = $1`, id)
 }

@@ -39,11 +39,8 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storag
 }
 
 func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete consent of user %q to client %q", userID, clientID), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete consent of user %q to client %q", userID, clientID),
+		`DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 }
 
 // ListConsents lists the user's consents ordered by client ID.

@@ -101,9 +101,6 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 }
 
 func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete membership of user %q in organization %q", userID, orgID), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete membership of user %q in organization %q", userID, orgID),
+		`DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/foyerdev/foyer/storage/postgres/pgtest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 )
@@ -60,17 +61,10 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	if _, err := provider.DownTo(ctx, 0); err != nil {
 		t.Fatalf("DownTo(0): %v", err)
 	}
-	var tables []string
 	rows, _ := s.pool.Query(ctx, `SELECT table_name::text FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version' ORDER BY 1`)
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if err := rows.Err(); err != nil {
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(tables) != 0 {
@@ -88,5 +82,12 @@ func TestMigrationsDownAndUp(t *testing.T) {
 		ApplicationType: "native", JWKS: []byte(`{"keys":[]}`)}
 	if _, err := s.CreateClient(ctx, c); err != nil {
 		t.Fatalf("CreateClient after migrating up again: %v", err)
+	}
+	got, err = s.GetClient(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("GetClient(cli_new) after migrating up again: %v", err)
+	}
+	if diff := cmp.Diff(c, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("GetClient(cli_new) after migrating up again (-want +got):\n%s", diff)
 	}
 }

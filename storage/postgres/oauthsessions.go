@@ -66,11 +66,8 @@ func (s *Store) DeactivateOAuthSession(ctx context.Context, kind storage.GrantKi
 }
 
 func (s *Store) DeleteOAuthSession(ctx context.Context, kind storage.GrantKind, signature string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM oauth_sessions WHERE kind = $1 AND signature = $2`, kind, signature)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete %s session", kind), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete %s session", kind),
+		`DELETE FROM oauth_sessions WHERE kind = $1 AND signature = $2`, kind, signature)
 }
 
 // RevokeOAuthSessions deactivates the active sessions of the given kinds

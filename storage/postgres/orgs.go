@@ -72,9 +72,6 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 // DeleteOrganization removes the organization; the database cascades to its
 // memberships and custom roles.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete organization %q", id), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete organization %q", id),
+		`DELETE FROM organizations WHERE id = $1`, id)
 }

@@ -340,6 +340,16 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
+// deleteOne runs a DELETE and reports storage.ErrNotFound, wrapped with op,
+// when it matched no row.
+func deleteOne(ctx context.Context, q querier, op, sql string, args ...any) error {
+	tag, err := q.Exec(ctx, sql, args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = storage.ErrNotFound
+	}
+	return mapDeleteError(op, err)
+}
+
 // nonNil turns a nil slice into an empty one: the array columns are NOT NULL.
 func nonNil(s []string) []string {
 	if s == nil {

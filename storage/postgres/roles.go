@@ -101,9 +101,5 @@ func (s *Store) DeleteRole(ctx context.Context, orgID, name string) error {
 	if storage.IsBuiltinRole(name) {
 		return fmt.Errorf("%s: %w: built-in roles cannot be deleted", op, storage.ErrConflict)
 	}
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM roles WHERE org_id = $1 AND name = $2`, orgID, name)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(op, err)
+	return deleteOne(ctx, s.q(ctx), op, `DELETE FROM roles WHERE org_id = $1 AND name = $2`, orgID, name)
 }

@@ -80,9 +80,5 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 // DeleteUser removes the user; the database cascades to their memberships,
 // browser sessions and consents.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = storage.ErrNotFound
-	}
-	return mapDeleteError(fmt.Sprintf("delete user %q", id), err)
+	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete user %q", id), `DELETE FROM users WHERE id = $1`, id)
 }

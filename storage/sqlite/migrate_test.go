@@ -83,4 +83,11 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	if _, err := s.CreateClient(ctx, c); err != nil {
 		t.Fatalf("CreateClient() after migrating up again error = %v", err)
 	}
+	got, err = s.GetClient(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("GetClient(cli_new) after migrating up again error = %v", err)
+	}
+	if d := cmp.Diff(c, got, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("GetClient(cli_new) after migrating up again mismatch (-want +got):\n%s", d)
+	}
 }

@@ -2,8 +2,6 @@ package storagetest
 
 import (
 	"crypto/rand"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,33 +107,9 @@ func testConcurrentReuseExpiredAssertionJTI(t *testing.T, s storage.Store) {
 func checkOneUses(t *testing.T, s storage.Store, jti string) {
 	t.Helper()
 	expiresAt := fromNow(time.Hour)
-	errs := make([]error, writers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range writers {
-		wg.Go(func() {
-			<-start // release all at once for the most overlap
-			errs[i] = s.UseAssertionJTI(t.Context(), jti, expiresAt)
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	var used, refused int
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			used++
-		case errors.Is(err, storage.ErrAlreadyExists):
-			refused++
-		default:
-			t.Errorf("use #%d error = %v, want nil or %v", i, err, storage.ErrAlreadyExists)
-		}
-	}
-	if used != 1 || refused != writers-1 {
-		t.Errorf("%d concurrent uses of one jti: %d succeeded and %d got ErrAlreadyExists, want 1 and %d",
-			writers, used, refused, writers-1)
-	}
+	checkExactlyOne(t, "uses of one jti", storage.ErrAlreadyExists, func() error {
+		return s.UseAssertionJTI(t.Context(), jti, expiresAt)
+	})
 }
 
 // testUseAssertionJTIInTx uses jtis in transactions carried by a context:

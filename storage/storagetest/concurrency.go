@@ -113,9 +113,19 @@ func testConcurrentDeactivateInTx(t *testing.T, s storage.Store) {
 }
 
 // checkOneRedeems runs redeem from writers goroutines at once and checks
-// that exactly one returns nil and the others ErrConflict, and that code is
+// that exactly one succeeds and the others get ErrConflict, and that code is
 // then inactive.
 func checkOneRedeems(t *testing.T, s storage.Store, code storage.OAuthSession, redeem func() error) {
+	t.Helper()
+	checkExactlyOne(t, "redemptions of one code", storage.ErrConflict, redeem)
+	used := code
+	used.Active = false
+	checkOAuthSession(t, s, "after concurrent redemptions", used)
+}
+
+// checkExactlyOne runs do from writers goroutines at once and checks that
+// exactly one returns nil and the others refused.
+func checkExactlyOne(t *testing.T, what string, refused error, do func() error) {
 	t.Helper()
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -123,30 +133,27 @@ func checkOneRedeems(t *testing.T, s storage.Store, code storage.OAuthSession, r
 	for i := range writers {
 		wg.Go(func() {
 			<-start // release all at once for the most overlap
-			errs[i] = redeem()
+			errs[i] = do()
 		})
 	}
 	close(start)
 	wg.Wait()
 
-	var redeemed, refused int
+	var succeeded, failed int
 	for i, err := range errs {
 		switch {
 		case err == nil:
-			redeemed++
-		case errors.Is(err, storage.ErrConflict):
-			refused++
+			succeeded++
+		case errors.Is(err, refused):
+			failed++
 		default:
-			t.Errorf("redemption #%d error = %v, want nil or %v", i, err, storage.ErrConflict)
+			t.Errorf("%s #%d error = %v, want nil or %v", what, i, err, refused)
 		}
 	}
-	if redeemed != 1 || refused != writers-1 {
-		t.Errorf("%d concurrent redemptions of one code: %d succeeded and %d got ErrConflict, want 1 and %d",
-			writers, redeemed, refused, writers-1)
+	if succeeded != 1 || failed != writers-1 {
+		t.Errorf("%d concurrent %s: %d succeeded and %d got %v, want 1 and %d",
+			writers, what, succeeded, failed, refused, writers-1)
 	}
-	used := code
-	used.Active = false
-	checkOAuthSession(t, s, "after concurrent redemptions", used)
 }
 
 // checkNoLostUpdate has writers goroutines each append a distinct letter to
@@ -179,7 +186,7 @@ func checkNoLostUpdate(t *testing.T, call string, appendLetter func(c byte) erro
 	letters := []byte(got)
 	slices.Sort(letters)
 	if string(letters) != string(want) {
-		t.Errorf("after %d concurrent %s calls, Name = %q (%d letters), want each of %q once",
+		t.Errorf("after %d concurrent %s calls, the field = %q (%d letters), want each of %q once",
 			writers, call, got, len(got), want)
 	}
 }

@@ -15,7 +15,7 @@ func consentTests() []test {
 		{"SaveRefused", testSaveConsentRefused},
 		{"NotFound", testConsentNotFound},
 		{"Delete", testDeleteConsent},
-		{"ListByClient", testListConsents},
+		{"ListByUser", testListConsents},
 	}
 }
 

@@ -13,6 +13,11 @@ type stamp struct {
 	t     time.Time
 }
 
+// createdUpdated are a record's CreatedAt and UpdatedAt.
+func createdUpdated(created, updated time.Time) []stamp {
+	return []stamp{{"CreatedAt", created}, {"UpdatedAt", updated}}
+}
+
 // testTimes checks, for every record kind, that the times the caller set
 // come back from Create and from Get equal, in UTC and truncated to
 // microseconds. cmp compares times with Equal, which ignores the location,
@@ -40,10 +45,7 @@ func testTimes(t *testing.T, s storage.Store) {
 				return nil, nil, err
 			}
 			g, err := s.GetUser(ctx, user.ID)
-			stamps := func(u storage.User) []stamp {
-				return []stamp{{"CreatedAt", u.CreatedAt}, {"UpdatedAt", u.UpdatedAt}}
-			}
-			return stamps(c), stamps(g), err
+			return createdUpdated(c.CreatedAt, c.UpdatedAt), createdUpdated(g.CreatedAt, g.UpdatedAt), err
 		}},
 		{"organization", func() ([]stamp, []stamp, error) {
 			org.CreatedAt, org.UpdatedAt = created, updated
@@ -52,10 +54,7 @@ func testTimes(t *testing.T, s storage.Store) {
 				return nil, nil, err
 			}
 			g, err := s.GetOrganization(ctx, org.ID)
-			stamps := func(o storage.Organization) []stamp {
-				return []stamp{{"CreatedAt", o.CreatedAt}, {"UpdatedAt", o.UpdatedAt}}
-			}
-			return stamps(c), stamps(g), err
+			return createdUpdated(c.CreatedAt, c.UpdatedAt), createdUpdated(g.CreatedAt, g.UpdatedAt), err
 		}},
 		// Roles, memberships, sessions and consents need the records above.
 		{"role", func() ([]stamp, []stamp, error) {
@@ -66,10 +65,7 @@ func testTimes(t *testing.T, s storage.Store) {
 				return nil, nil, err
 			}
 			g, err := s.GetRole(ctx, org.ID, r.Name)
-			stamps := func(r storage.Role) []stamp {
-				return []stamp{{"CreatedAt", r.CreatedAt}, {"UpdatedAt", r.UpdatedAt}}
-			}
-			return stamps(c), stamps(g), err
+			return createdUpdated(c.CreatedAt, c.UpdatedAt), createdUpdated(g.CreatedAt, g.UpdatedAt), err
 		}},
 		{"membership", func() ([]stamp, []stamp, error) {
 			m := newMembership(org.ID, user.ID, storage.RoleMember)
@@ -79,10 +75,7 @@ func testTimes(t *testing.T, s storage.Store) {
 				return nil, nil, err
 			}
 			g, err := s.GetMembership(ctx, org.ID, user.ID)
-			stamps := func(m storage.Membership) []stamp {
-				return []stamp{{"CreatedAt", m.CreatedAt}, {"UpdatedAt", m.UpdatedAt}}
-			}
-			return stamps(c), stamps(g), err
+			return createdUpdated(c.CreatedAt, c.UpdatedAt), createdUpdated(g.CreatedAt, g.UpdatedAt), err
 		}},
 		{"client", func() ([]stamp, []stamp, error) {
 			client.CreatedAt, client.UpdatedAt = created, updated
@@ -91,10 +84,7 @@ func testTimes(t *testing.T, s storage.Store) {
 				return nil, nil, err
 			}
 			g, err := s.GetClient(ctx, client.ID)
-			stamps := func(c storage.Client) []stamp {
-				return []stamp{{"CreatedAt", c.CreatedAt}, {"UpdatedAt", c.UpdatedAt}}
-			}
-			return stamps(c), stamps(g), err
+			return createdUpdated(c.CreatedAt, c.UpdatedAt), createdUpdated(g.CreatedAt, g.UpdatedAt), err
 		}},
 		{"OAuth session", func() ([]stamp, []stamp, error) {
 			o := newOAuthSession(storage.KindAccessToken, "req-1", client.ID)

@@ -50,9 +50,9 @@ func (r *Readiness) Check(ctx context.Context) error {
 	err := r.db.Ping(ctx)
 	if was := r.ready.Swap(err == nil); was != (err == nil) {
 		if err != nil {
-			r.log.Error("database unreachable; answering 503 until it returns", "err", err)
+			r.log.ErrorContext(ctx, "database unreachable; answering 503 until it returns", "err", err)
 		} else {
-			r.log.Info("database reachable again")
+			r.log.InfoContext(ctx, "database reachable again")
 		}
 	}
 	return err

@@ -10,7 +10,9 @@ import (
 )
 
 // AccessLog writes one line per request. It logs the path but never the
-// query string, which can carry authorization codes and tokens.
+// query string, which can carry authorization codes and tokens. When the
+// logger would drop the line (say FOYER_LOG_LEVEL=warn and a 200), it builds
+// no attributes, so hot paths such as JWKS and token pay nothing.
 func AccessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -20,7 +22,11 @@ func AccessLog(log *slog.Logger) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(c.Request.Context(), level, "http request",
+		ctx := c.Request.Context()
+		if !log.Enabled(ctx, level) {
+			return
+		}
+		log.LogAttrs(ctx, level, "http request",
 			slog.String("method", c.Request.Method),
 			slog.String("route", route(c)),
 			slog.String("path", c.Request.URL.Path),

@@ -117,6 +117,28 @@ func TestAccessLogOmitsQuery(t *testing.T) {
 	}
 }
 
+// At FOYER_LOG_LEVEL=warn a successful request writes no access line, while
+// a server fault still does.
+func TestAccessLogHonoursLevel(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(ContextHandler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	e := gin.New()
+	e.Use(AccessLog(log))
+	e.GET("/ok", func(c *gin.Context) { c.Status(http.StatusOK) })
+	e.GET("/fail", func(c *gin.Context) { c.Status(http.StatusInternalServerError) })
+
+	if w := do(e, "GET", "/ok", nil); w.Code != http.StatusOK {
+		t.Fatalf("GET /ok status = %d, want 200", w.Code)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("GET /ok at warn level logged %s, want nothing", logs.String())
+	}
+	do(e, "GET", "/fail", nil)
+	if !strings.Contains(logs.String(), `"route":"/fail"`) {
+		t.Fatalf("GET /fail at warn level logged %q, want an error access line", logs.String())
+	}
+}
+
 func TestSecureHeaders(t *testing.T) {
 	for _, https := range []bool{false, true} {
 		e, _, _ := engine(t, &fakeDB{}, https)
