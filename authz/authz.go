@@ -17,6 +17,7 @@ type Provider struct {
 	opts      Options
 	store     Store
 	oauth     fosite.OAuth2Provider
+	clients   *clientCache
 	discovery []byte
 }
 
@@ -38,7 +39,8 @@ func New(o Options) (*Provider, error) {
 		o.Now = time.Now
 	}
 	p := &Provider{opts: o, store: o.Store}
-	p.oauth = newOAuth2Provider(o, &fositeStore{store: o.Store})
+	p.clients = newClientCache(o.Store, clientCacheTTL, o.Now)
+	p.oauth = newOAuth2Provider(o, &fositeStore{store: o.Store, clients: p.clients, accessTTL: o.AccessTokenTTL, now: o.Now})
 	doc, err := discoveryDocument(o.Issuer, o.SigningAlgorithm)
 	if err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)

@@ -94,25 +94,37 @@ func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
 	config := fositeConfig(o)
 	sign := &signer{keys: o.Keys}
 	opaque := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: config}, config)
+	formats := &accessTokenFormats{
+		HMACSHAStrategy: opaque,
+		jwt:             &oauth2.DefaultJWTStrategy{Signer: sign, HMACSHAStrategy: opaque, Config: config},
+	}
 	strategy := &compose.CommonStrategy{
-		CoreStrategy: &accessTokenFormats{
-			HMACSHAStrategy: opaque,
-			jwt:             &oauth2.DefaultJWTStrategy{Signer: sign, HMACSHAStrategy: opaque, Config: config},
-		},
+		CoreStrategy:               formats,
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sign, Config: config},
 		Signer:                     sign,
 	}
-	return compose.Compose(config, store, strategy,
+	provider := compose.Compose(config, store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 		compose.PushedAuthorizeHandlerFactory,
 	)
+	// Introspection and revocation: JWT access tokens are read from the
+	// token itself, every other token by fosite from storage. fosite asks
+	// every registered handler, so there is exactly one, which dispatches.
+	jwts := &jwtAccessTokens{
+		issuer: o.Issuer, signer: sign, store: store,
+		nextIntrospector: &oauth2.CoreValidator{CoreStrategy: formats, CoreStorage: store, Config: config},
+		nextRevoker: &oauth2.TokenRevocationHandler{
+			TokenRevocationStorage: store, RefreshTokenStrategy: formats, AccessTokenStrategy: formats,
+		},
+	}
+	config.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{jwts}
+	config.RevocationHandlers = fosite.RevocationHandlers{jwts}
+	return provider
 }
 
 // accessTokenFormats issues RFC 9068 JWT access tokens, or opaque ones for
@@ -126,10 +138,16 @@ type accessTokenFormats struct {
 var _ oauth2.CoreStrategy = (*accessTokenFormats)(nil)
 
 func (s *accessTokenFormats) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
-	if c, ok := r.GetClient().(*client); ok && c.AccessTokenFormat == "opaque" {
-		return s.HMACSHAStrategy.GenerateAccessToken(ctx, r)
+	if issuesJWT(r.GetClient()) {
+		return s.jwt.GenerateAccessToken(ctx, r)
 	}
-	return s.jwt.GenerateAccessToken(ctx, r)
+	return s.HMACSHAStrategy.GenerateAccessToken(ctx, r)
+}
+
+// issuesJWT: access tokens are JWTs unless the client asked for opaque ones.
+func issuesJWT(c fosite.Client) bool {
+	cl, ok := c.(*client)
+	return !ok || cl.AccessTokenFormat != "opaque"
 }
 
 func (s *accessTokenFormats) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {

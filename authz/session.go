@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ory/fosite"
@@ -39,6 +40,20 @@ func newSession() *Session {
 // GetJWTClaims and GetJWTHeader make Session an oauth2.JWTSessionContainer.
 func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer { return s.AccessClaims }
 func (s *Session) GetJWTHeader() *jwt.Headers           { return s.AccessHeader }
+
+// GetExtraClaims makes introspection (RFC 7662) answer with the access
+// token's claims (org claims, sid, grant, and jti for a JWT), whether the
+// token is a JWT or opaque; fosite adds the registered ones itself.
+func (s *Session) GetExtraClaims() map[string]any {
+	out := maps.Clone(s.AccessClaims.Extra)
+	if out == nil {
+		out = map[string]any{}
+	}
+	if s.AccessClaims.JTI != "" {
+		out["jti"] = s.AccessClaims.JTI
+	}
+	return out
+}
 
 // Clone deep-copies the session (fosite clones before it mutates) through
 // its JSON form, the same form it is stored in.

@@ -36,7 +36,12 @@ type Store interface {
 // fositeStore adapts Store to fosite's storage interfaces. fosite hands it
 // token signatures (keyed hashes), never the tokens themselves.
 type fositeStore struct {
-	store Store
+	store   Store
+	clients *clientCache
+	// accessTTL bounds how long a revoked grant must be remembered: until
+	// its last JWT access token has expired.
+	accessTTL time.Duration
+	now       func() time.Time
 }
 
 var (
@@ -110,7 +115,7 @@ func (s *fositeStore) get(ctx context.Context, kind storage.GrantKind, signature
 	if err := json.Unmarshal(row.Request, &sr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", kind, err)
 	}
-	c, err := getClient(ctx, s.store, sr.ClientID)
+	c, err := s.clients.get(ctx, sr.ClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ var errCodeUsed = errors.New("authorization code already redeemed")
 // ClientManager.
 
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	return getClient(ctx, s.store, id)
+	return s.clients.get(ctx, id)
 }
 
 // ClientAssertionJWTValid and SetClientAssertionJWT guard private_key_jwt
@@ -176,9 +181,14 @@ func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig st
 	return err
 }
 
-// Access tokens.
+// Access tokens. A JWT access token carries everything introspection
+// needs and verifies against the JWKS, so it gets no row: one write less
+// per token. Its grant can still be revoked (RevokeGrant, jwtAccessTokens).
 
 func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, sig string, r fosite.Requester) error {
+	if issuesJWT(r.GetClient()) {
+		return nil
+	}
 	return s.create(ctx, storage.KindAccessToken, sig, r, fosite.AccessToken)
 }
 
@@ -207,8 +217,9 @@ func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string)
 }
 
 // RotateRefreshToken marks the presented refresh token used, so presenting it
-// again is reuse, and ends the access tokens issued with it. Of concurrent
-// rotations of one token only one wins.
+// again is reuse, and ends the opaque access tokens issued with it (JWT
+// access tokens live out their short lives: refusing them would need a
+// record per token). Of concurrent rotations of one token only one wins.
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
 	err := s.store.DeactivateOAuthSession(ctx, storage.KindRefreshToken, sig)
 	switch {
@@ -223,16 +234,20 @@ func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig str
 	return err
 }
 
-// Revocation (RFC 7009): revoking either token ends the whole grant.
+// Revocation (RFC 7009), and reuse of a code or a rotated refresh token
+// (RFC 9700 §4.14): either ends the whole grant, JWT access tokens
+// included. fosite calls both methods; the second changes nothing.
 
 func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	_, err := s.store.RevokeOAuthSessions(ctx, requestID, storage.KindRefreshToken)
-	return err
+	return s.revokeGrant(ctx, requestID)
 }
 
 func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
-	_, err := s.store.RevokeOAuthSessions(ctx, requestID, storage.KindAccessToken)
-	return err
+	return s.revokeGrant(ctx, requestID)
+}
+
+func (s *fositeStore) revokeGrant(ctx context.Context, requestID string) error {
+	return s.store.RevokeGrant(ctx, requestID, s.now().Add(s.accessTTL))
 }
 
 // PKCE.

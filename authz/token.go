@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
@@ -67,6 +68,13 @@ func (p *Provider) token(c *gin.Context) {
 				return
 			}
 		}
+	}
+	if s, ok := ar.GetSession().(*Session); ok {
+		// Every access token names its grant, so revoking the grant
+		// refuses it, and is new: a refreshed session still holds the
+		// issue time and ID of the token before.
+		s.AccessClaims.Extra[grantClaim] = ar.GetID()
+		s.AccessClaims.IssuedAt, s.AccessClaims.JTI = time.Time{}, ""
 	}
 	resp, err := p.oauth.NewAccessResponse(ctx, ar)
 	if err != nil {

@@ -56,8 +56,17 @@ type OAuthSessions interface {
 	// belongs to requestID, and returns how many it changed. ErrInvalid when
 	// no kind is given (never a silent no-op).
 	RevokeOAuthSessions(ctx context.Context, requestID string, kinds ...GrantKind) (int64, error)
-	// DeleteExpiredOAuthSessions removes sessions, and assertion jtis, whose
-	// expiry is before now, and returns how many rows it removed.
+	// RevokeGrant ends the grant of requestID: it deactivates the grant's
+	// access and refresh token sessions and records the grant as revoked
+	// until until, so that tokens without a row of their own (JWT access
+	// tokens) can be refused. Revoking a revoked grant changes nothing.
+	RevokeGrant(ctx context.Context, requestID string, until time.Time) error
+	// GrantRevoked reports whether RevokeGrant recorded requestID (and the
+	// record has not been swept).
+	GrantRevoked(ctx context.Context, requestID string) (bool, error)
+	// DeleteExpiredOAuthSessions removes sessions, revoked grants and
+	// assertion jtis whose expiry is before now, and returns how many rows
+	// it removed.
 	DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error)
 }
 

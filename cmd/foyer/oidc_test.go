@@ -33,8 +33,9 @@ const callback = "http://127.0.0.1:9/callback" // never dialled: the test stops 
 type oidcEnv struct {
 	issuer      string
 	store       storage.Store
-	web         *client // confidential, not first-party: sees the consent page
-	machine     *client // client_credentials
+	dbEnv       []string // FOYER_* variables that point the foyer binary at store
+	web         *client  // confidential, not first-party: sees the consent page
+	machine     *client  // client_credentials
 	email, pass string
 }
 
@@ -55,14 +56,21 @@ func testRegistrar(store storage.Clients) *clients.Registrar {
 	return clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(testKey())), nil)
 }
 
-func openTestStore(t *testing.T, backend string) storage.Store {
+// openTestStore opens a fresh database, and returns the FOYER_* variables
+// that point the foyer binary at it.
+func openTestStore(t *testing.T, backend string) (storage.Store, []string) {
 	t.Helper()
 	var s storage.Store
+	var env []string
 	var err error
 	if backend == "postgres" {
-		s, err = postgres.Open(t.Context(), postgres.Options{URL: pgtest.Schema(t)})
+		url := pgtest.Schema(t)
+		s, err = postgres.Open(t.Context(), postgres.Options{URL: url})
+		env = []string{"FOYER_DATABASE_URL=" + url}
 	} else {
-		s, err = sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "foyer.db")})
+		dir := t.TempDir()
+		s, err = sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "foyer.db")})
+		env = []string{"FOYER_DATA_DIR=" + dir}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +79,13 @@ func openTestStore(t *testing.T, backend string) storage.Store {
 	if _, err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, env
 }
 
 func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	t.Helper()
 	ctx := t.Context()
-	store := openTestStore(t, backend)
+	store, dbEnv := openTestStore(t, backend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +94,7 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	cfg.Issuer = "http://" + ln.Addr().String()
 	cfg.Secrets.EncryptionKey = testEncryptionKey
 
-	env := &oidcEnv{issuer: cfg.Issuer, store: store, email: "alice@example.com", pass: "correct horse battery"}
+	env := &oidcEnv{issuer: cfg.Issuer, store: store, dbEnv: dbEnv, email: "alice@example.com", pass: "correct horse battery"}
 	if _, err := idp.NewDirectory(idp.Options{Store: store}).CreateUser(ctx, idp.NewUser{
 		Email: env.email, Password: env.pass, Name: "Alice", EmailVerified: true,
 	}); err != nil {
@@ -273,11 +281,28 @@ func TestOIDCCodeFlow(t *testing.T) {
 			if fresh.RefreshToken == tok.RefreshToken || fresh.AccessToken == tok.AccessToken {
 				t.Error("refresh did not rotate the tokens")
 			}
+			// The refreshed access token is a new token of the same grant:
+			// its own jti and issue time.
+			before, after := introspect(t, e.issuer, tok.AccessToken, e.machine), introspect(t, e.issuer, fresh.AccessToken, e.machine)
+			if before["jti"] == after["jti"] || before["grant_id"] != after["grant_id"] || before["grant_id"] == nil ||
+				after["iat"].(float64) < before["iat"].(float64) || after["active"] != true {
+				t.Errorf("introspection before refresh %v, after %v: want a new jti and iat, the same grant", before, after)
+			}
 			if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
 				t.Errorf("reusing a rotated refresh token = %v, want invalid_grant", err)
 			}
 			if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); err == nil {
 				t.Error("after reuse, the family's newest refresh token still works")
+			}
+			// The family's JWT access tokens, which have no row of their
+			// own, end with it (TK-09).
+			for name, at := range map[string]string{"first": tok.AccessToken, "refreshed": fresh.AccessToken} {
+				if got := introspect(t, e.issuer, at, e.machine); got["active"] != false {
+					t.Errorf("after refresh token reuse, the %s access token introspects as %v", name, got)
+				}
+				if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: at})); err == nil {
+					t.Errorf("after refresh token reuse, the %s access token still works at userinfo", name)
+				}
 			}
 
 			// A second sign-in in the same browser skips the password and the

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +79,17 @@ func TestOrganizationClaims(t *testing.T) {
 		}
 		if want := `"org_id":"` + c.OrgID + `"`; c.OrgID != "" && !strings.Contains(string(payload), want) {
 			t.Errorf("access token %s lacks %s", payload, want)
+		}
+		// ...and so does its introspection, claim for claim.
+		var access map[string]any
+		if err := json.Unmarshal(payload, &access); err != nil {
+			t.Fatal(err)
+		}
+		in := introspect(t, e.issuer, tok.AccessToken, e.machine)
+		for _, k := range []string{"org_id", "org_slug", "org_role", "org_permissions", "orgs", "sub", "client_id", "scope"} {
+			if !reflect.DeepEqual(in[k], access[k]) {
+				t.Errorf("introspection %s = %v, access token %s = %v", k, in[k], k, access[k])
+			}
 		}
 		return c
 	}

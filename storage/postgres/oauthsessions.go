@@ -91,9 +91,31 @@ func (s *Store) RevokeOAuthSessions(ctx context.Context, requestID string, kinds
 	return tag.RowsAffected(), nil
 }
 
-// DeleteExpiredOAuthSessions deletes the sessions and the assertion jtis
-// that expired before now, in one statement, and returns how many rows it
-// deleted from both.
+// RevokeGrant deactivates the grant's token sessions and records the grant
+// in one statement.
+func (s *Store) RevokeGrant(ctx context.Context, requestID string, until time.Time) error {
+	_, err := s.q(ctx).Exec(ctx, `
+		WITH ended AS (
+			UPDATE oauth_sessions SET active = false
+			WHERE request_id = $1 AND active AND kind IN ($2, $3)
+		)
+		INSERT INTO revoked_grants (request_id, expires_at) VALUES ($1, $4)
+		ON CONFLICT (request_id) DO UPDATE
+		SET expires_at = greatest(revoked_grants.expires_at, excluded.expires_at)`,
+		requestID, storage.KindAccessToken, storage.KindRefreshToken, timestamp(until))
+	return mapError(fmt.Sprintf("revoke grant %q", requestID), err)
+}
+
+func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error) {
+	var found bool
+	err := s.q(ctx).QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM revoked_grants WHERE request_id = $1)`, requestID).Scan(&found)
+	return found, mapError(fmt.Sprintf("read revoked grant %q", requestID), err)
+}
+
+// DeleteExpiredOAuthSessions deletes the sessions, revoked grants and
+// assertion jtis that expired before now, in one statement, and returns how
+// many rows it deleted.
 func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.q(ctx).QueryRow(ctx, `
@@ -101,8 +123,10 @@ func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (
 			DELETE FROM oauth_sessions WHERE expires_at < $1 RETURNING 1
 		), jtis AS (
 			DELETE FROM assertion_jtis WHERE expires_at < $1 RETURNING 1
+		), grants AS (
+			DELETE FROM revoked_grants WHERE expires_at < $1 RETURNING 1
 		)
-		SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM jtis)`, timestamp(now)).Scan(&n)
+		SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM jtis) + (SELECT count(*) FROM grants)`, timestamp(now)).Scan(&n)
 	if err != nil {
 		return 0, mapDeleteError("delete expired sessions", err)
 	}

@@ -64,7 +64,7 @@ func newUser(email string) storage.User {
 }
 
 // allMigrations are the files in migrations/, in order.
-var allMigrations = []string{"00001_init.sql", "00002_signing_keys.sql", "00003_oauth.sql", "00004_assertion_jtis.sql"}
+var allMigrations = []string{"00001_init.sql", "00002_signing_keys.sql", "00003_oauth.sql", "00004_assertion_jtis.sql", "00005_revoked_grants.sql"}
 
 func TestMigrate(t *testing.T) {
 	s, err := Open(t.Context(), Options{URL: pgtest.Schema(t)})
@@ -77,7 +77,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Migrate: %v", err)
 	}
-	want := storage.MigrationReport{Applied: allMigrations, Version: 4}
+	want := storage.MigrationReport{Applied: allMigrations, Version: int64(len(allMigrations))}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("first Migrate report (-want +got):\n%s", diff)
 	}
@@ -85,7 +85,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	if diff := cmp.Diff(storage.MigrationReport{Version: 4}, second); diff != "" {
+	if diff := cmp.Diff(storage.MigrationReport{Version: int64(len(allMigrations))}, second); diff != "" {
 		t.Errorf("second Migrate report (-want +got):\n%s", diff)
 	}
 	checkBuiltinRoles(t, s)
@@ -151,7 +151,7 @@ func TestMigrateConcurrently(t *testing.T) {
 			t.Errorf("process %d: %v", i, errs[i])
 			continue
 		}
-		if reports[i].Version != 4 {
+		if reports[i].Version != int64(len(allMigrations)) {
 			t.Errorf("process %d: Version = %d, want 4", i, reports[i].Version)
 		}
 		applied = append(applied, reports[i].Applied...)

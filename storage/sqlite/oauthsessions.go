@@ -103,9 +103,39 @@ func (s *Store) RevokeOAuthSessions(ctx context.Context, requestID string, kinds
 	return n, nil
 }
 
-// DeleteExpiredOAuthSessions deletes the sessions and the assertion jtis
-// that expired before now, in one transaction, and returns how many rows it
-// deleted from both. Stored times sort as text, so the indexes on
+// RevokeGrant deactivates the grant's token sessions and records the grant
+// in one transaction.
+func (s *Store) RevokeGrant(ctx context.Context, requestID string, until time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE oauth_sessions SET active = 0
+			WHERE request_id = ? AND active AND kind IN (?, ?)`,
+			requestID, storage.KindAccessToken, storage.KindRefreshToken); err != nil {
+			return dbError(err, storage.ErrConflict)
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO revoked_grants (request_id, expires_at) VALUES (?, ?)
+			ON CONFLICT (request_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+			requestID, formatTime(until))
+		return dbError(err, storage.ErrInvalid)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke grant %s: %w", requestID, err)
+	}
+	return nil
+}
+
+func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error) {
+	found, err := exists(ctx, s.q(ctx), `SELECT EXISTS (SELECT 1 FROM revoked_grants WHERE request_id = ?)`, requestID)
+	if err != nil {
+		return false, fmt.Errorf("read revoked grant %s: %w", requestID, err)
+	}
+	return found, nil
+}
+
+// DeleteExpiredOAuthSessions deletes the sessions, revoked grants and
+// assertion jtis that expired before now, in one transaction, and returns
+// how many rows it deleted. Stored times sort as text, so the indexes on
 // expires_at serve the comparisons.
 func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
@@ -113,6 +143,7 @@ func (s *Store) DeleteExpiredOAuthSessions(ctx context.Context, now time.Time) (
 		for _, query := range []string{
 			`DELETE FROM oauth_sessions WHERE expires_at < ?`,
 			`DELETE FROM assertion_jtis WHERE expires_at < ?`,
+			`DELETE FROM revoked_grants WHERE expires_at < ?`,
 		} {
 			res, err := tx.ExecContext(ctx, query, formatTime(now))
 			if err != nil {

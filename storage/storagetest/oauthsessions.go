@@ -15,6 +15,7 @@ func oauthSessionTests() []test {
 		{"Deactivate", testDeactivateOAuthSession},
 		{"Delete", testDeleteOAuthSession},
 		{"Revoke", testRevokeOAuthSessions},
+		{"RevokeGrant", testRevokeGrant},
 		{"DeleteExpired", testDeleteExpiredOAuthSessions},
 		{"DeleteClientRemovesSessionsAndConsents", testDeleteClientCascades},
 	}
@@ -214,6 +215,59 @@ func testRevokeOAuthSessions(t *testing.T, s storage.Store) {
 	checkErr(t, "RevokeOAuthSessions(no kinds)", err, storage.ErrInvalid)
 	for _, o := range untouched {
 		checkOAuthSession(t, s, "after RevokeOAuthSessions(no kinds)", o)
+	}
+}
+
+// testRevokeGrant ends a grant: its token sessions go inactive, the grant
+// reads as revoked until its record expires, and another grant is untouched.
+func testRevokeGrant(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	client := createClient(t, s, newClient())
+	const grant, other = "req-grant", "req-other"
+	ended := []storage.OAuthSession{
+		createOAuthSession(t, s, newOAuthSession(storage.KindAccessToken, grant, client.ID)),
+		createOAuthSession(t, s, newOAuthSession(storage.KindRefreshToken, grant, client.ID)),
+	}
+	untouched := []storage.OAuthSession{
+		createOAuthSession(t, s, newOAuthSession(storage.KindOpenID, grant, client.ID)),
+		createOAuthSession(t, s, newOAuthSession(storage.KindRefreshToken, other, client.ID)),
+	}
+	if revoked, err := s.GrantRevoked(ctx, grant); err != nil || revoked {
+		t.Fatalf("GrantRevoked(%q) before revocation = %v, %v; want false, nil", grant, revoked, err)
+	}
+	if err := s.RevokeGrant(ctx, grant, at(30)); err != nil {
+		t.Fatalf("RevokeGrant(%q) error = %v", grant, err)
+	}
+	for _, o := range ended {
+		o.Active = false
+		checkOAuthSession(t, s, "revoked grant", o)
+	}
+	for _, o := range untouched {
+		checkOAuthSession(t, s, "not revoked", o)
+	}
+	if revoked, err := s.GrantRevoked(ctx, grant); err != nil || !revoked {
+		t.Errorf("GrantRevoked(%q) = %v, %v; want true, nil", grant, revoked, err)
+	}
+	if revoked, err := s.GrantRevoked(ctx, other); err != nil || revoked {
+		t.Errorf("GrantRevoked(%q) = %v, %v; want false, nil", other, revoked, err)
+	}
+	// A grant without any session (client_credentials issues only a JWT)
+	// can be revoked too, and revoking again is no error; the later expiry
+	// wins, so the record outlives every token of the grant.
+	if err := s.RevokeGrant(ctx, "req-stateless", at(10)); err != nil {
+		t.Errorf("RevokeGrant(grant without sessions) error = %v", err)
+	}
+	if err := s.RevokeGrant(ctx, grant, at(20)); err != nil {
+		t.Errorf("RevokeGrant(%q) again error = %v", grant, err)
+	}
+	if _, err := s.DeleteExpiredOAuthSessions(ctx, at(25)); err != nil {
+		t.Fatalf("DeleteExpiredOAuthSessions(at(25)) error = %v", err)
+	}
+	if revoked, err := s.GrantRevoked(ctx, "req-stateless"); err != nil || revoked {
+		t.Errorf("GrantRevoked(expired record) = %v, %v; want false, nil", revoked, err)
+	}
+	if revoked, err := s.GrantRevoked(ctx, grant); err != nil || !revoked {
+		t.Errorf("GrantRevoked(%q) after sweeping at(25) = %v, %v; want true (expires at(30))", grant, revoked, err)
 	}
 }
 
