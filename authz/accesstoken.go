@@ -2,9 +2,11 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 
+	jose3 "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 )
@@ -20,7 +22,7 @@ var errInactive = fosite.ErrInactiveToken
 
 // jwtAccessTokens introspects and revokes JWT access tokens, which have no
 // row in storage: the signature, the typ header and the claims say all but
-// whether the grant was revoked since, which one indexed read answers.
+// whether the grant was revoked since, which the revocation list answers.
 // Every other token goes to fosite's handlers (the next fields).
 type jwtAccessTokens struct {
 	issuer string
@@ -32,7 +34,7 @@ type jwtAccessTokens struct {
 }
 
 var (
-	_ fosite.TokenIntrospector  = (*jwtAccessTokens)(nil)
+	_ fosite.TokenIntrospector = (*jwtAccessTokens)(nil)
 	_ fosite.RevocationHandler = (*jwtAccessTokens)(nil)
 )
 
@@ -77,24 +79,28 @@ func (j *jwtAccessTokens) RevokeToken(ctx context.Context, token string, hint fo
 // for. errInactive for a token that is forged, expired, an ID token, of a
 // revoked grant or of a deleted client; other errors are storage failures.
 func (j *jwtAccessTokens) read(ctx context.Context, token string) (*fosite.Request, error) {
-	t, err := j.signer.Decode(ctx, token)
+	header, payload, err := j.signer.verify(token)
 	if err != nil {
 		return nil, errInactive
 	}
 	// An ID token is signed by the same keys; only at+jwt is an access
 	// token (RFC 9068 §4, TJ-06).
-	if typ, _ := t.Header["typ"].(string); typ != "at+jwt" {
+	if typ, _ := header.ExtraHeaders[jose3.HeaderType].(string); typ != "at+jwt" {
+		return nil, errInactive
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(payload, &raw); err != nil {
 		return nil, errInactive
 	}
 	var claims jwt.JWTClaims
-	claims.FromMapClaims(t.Claims)
-	claims.Audience = audience(t.Claims["aud"])
+	claims.FromMap(raw)
+	claims.Audience = audience(raw["aud"])
 	grant, _ := claims.Extra[grantClaim].(string)
 	clientID, _ := claims.Extra["client_id"].(string)
 	if claims.Issuer != j.issuer || !j.store.now().Before(claims.ExpiresAt) || grant == "" || clientID == "" {
 		return nil, errInactive
 	}
-	revoked, err := j.store.store.GrantRevoked(ctx, grant)
+	revoked, err := j.store.revocations.revoked(ctx, grant)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,9 @@ import (
 //	        │                                                  ▼               ▼
 //	        └──► code issued ◄──────────── GET /oauth2/authorize/continue?challenge=…
 //
+// prompt=select_account puts GET /select-account before consent: "Continue
+// as …" resumes the flow, "Use another account" goes to GET /login.
+//
 // A challenge stores the validated authorization request, so the flow can
 // resume after sign-in or consent without trusting the browser with it.
 
@@ -36,11 +39,13 @@ const challengeTTL = 30 * time.Minute
 
 // challenge is the state of one authorization in progress.
 type challenge struct {
-	Form       url.Values `json:"form"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LoggedInAt time.Time  `json:"logged_in_at,omitzero"`
-	Consented  bool       `json:"consented,omitempty"`
-	OrgID      string     `json:"org_id,omitempty"` // picked on the organization picker
+	Form           url.Values `json:"form"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LoggedInAt     time.Time  `json:"logged_in_at,omitzero"`
+	Consented      bool       `json:"consented,omitempty"`
+	Account        string     `json:"account,omitempty"`         // chose "Continue as …" on the account chooser
+	AnotherAccount bool       `json:"another_account,omitempty"` // chose "Use another account": sign in afresh, as with prompt=login
+	OrgID          string     `json:"org_id,omitempty"`          // picked on the organization picker
 }
 
 func (p *Provider) saveChallenge(ctx context.Context, id, clientID string, ch challenge) error {
@@ -177,7 +182,8 @@ func (p *Provider) replay(ctx context.Context, r *http.Request, ch challenge) (f
 	return p.oauth.NewAuthorizeRequest(ctx, replayed)
 }
 
-// proceed decides the next step: sign in, consent, or issue the code.
+// proceed decides the next step: sign in, choose the account, consent, or
+// issue the code.
 func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge) {
 	ctx := c.Request.Context()
 	form := ar.GetRequestForm()
@@ -189,7 +195,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 	}
 	fresh := !ch.LoggedInAt.IsZero()
 	needLogin := bs == nil ||
-		slices.Contains(prompts, "login") && !fresh ||
+		(slices.Contains(prompts, "login") || ch.AnotherAccount) && !fresh ||
 		maxAgeExceeded(form.Get("max_age"), bs, p.now()) && !fresh
 	if needLogin {
 		if slices.Contains(prompts, "none") {
@@ -197,6 +203,17 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 			return
 		}
 		p.redirectToStep(c, ar, id, ch, "/login")
+		return
+	}
+	// select_account (OIDC Core §3.1.2.1): a sign-in during this flow is
+	// the choice already; otherwise the person confirms the account, and
+	// must again if the browser's account changed since.
+	if slices.Contains(prompts, "select_account") && !fresh && ch.Account != bs.UserID {
+		if slices.Contains(prompts, "none") {
+			p.authorizeError(c, ar, errAccountSelectionRequired.WithHint("The person must choose an account."))
+			return
+		}
+		p.redirectToStep(c, ar, id, ch, "/select-account")
 		return
 	}
 

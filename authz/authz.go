@@ -14,11 +14,13 @@ import (
 
 // Provider is the OAuth 2.0 / OpenID Connect provider.
 type Provider struct {
-	opts      Options
-	store     Store
-	oauth     fosite.OAuth2Provider
-	clients   *clientCache
-	discovery []byte
+	opts    Options
+	store   Store
+	oauth   fosite.OAuth2Provider
+	clients *clientCache
+	// revocations mirrors revoked grants; FollowRevocations keeps it fresh.
+	revocations *revocationList
+	discovery   []byte
 }
 
 // New builds the provider.
@@ -40,7 +42,10 @@ func New(o Options) (*Provider, error) {
 	}
 	p := &Provider{opts: o, store: o.Store}
 	p.clients = newClientCache(o.Store, clientCacheTTL, o.Now)
-	p.oauth = newOAuth2Provider(o, &fositeStore{store: o.Store, clients: p.clients, accessTTL: o.AccessTokenTTL, now: o.Now})
+	p.revocations = newRevocationList(o.Store, o.Now)
+	p.oauth = newOAuth2Provider(o, &fositeStore{
+		store: o.Store, clients: p.clients, revocations: p.revocations, accessTTL: o.AccessTokenTTL, now: o.Now,
+	})
 	doc, err := discoveryDocument(o.Issuer, o.SigningAlgorithm)
 	if err != nil {
 		return nil, fmt.Errorf("discovery document: %w", err)
@@ -75,6 +80,8 @@ func (p *Provider) Mount(browser, api gin.IRouter) {
 	browser.POST("/oauth2/logout", p.logout)
 	browser.GET("/select-organization", p.selectOrgPage)
 	browser.POST("/select-organization", p.selectOrgPage)
+	browser.GET("/select-account", p.selectAccountPage)
+	browser.POST("/select-account", p.selectAccountPage)
 }
 
 func (p *Provider) serveDiscovery(c *gin.Context) {

@@ -124,7 +124,31 @@ func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
 	}
 	config.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{jwts}
 	config.RevocationHandlers = fosite.RevocationHandlers{jwts}
+	for i, h := range config.TokenEndpointHandlers {
+		config.TokenEndpointHandlers[i] = grantGate{h}
+	}
 	return provider
+}
+
+// grantGate skips a token endpoint handler for grants it does not serve.
+// fosite asks every handler, and each one that declines builds an error
+// with a stack trace: a twelfth of the token endpoint's time under load.
+// Every handler Foyer composes declines exactly when
+// CanHandleTokenEndpointRequest is false (a grant_type check).
+type grantGate struct{ fosite.TokenEndpointHandler }
+
+func (g grantGate) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	return g.TokenEndpointHandler.HandleTokenEndpointRequest(ctx, r)
+}
+
+func (g grantGate) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	return g.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }
 
 // accessTokenFormats issues RFC 9068 JWT access tokens, or opaque ones for

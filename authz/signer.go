@@ -14,8 +14,7 @@ import (
 	"github.com/foyerdev/foyer/authz/keys"
 )
 
-// maxJWTLength caps tokens before any parsing, so megabyte JWTs and
-// thousands of dots cost nothing (TJ-07, CVE-2025-27144).
+// maxJWTLength is the longest token Foyer parses (jwtShaped).
 const maxJWTLength = 8 << 10
 
 // signer is fosite's jwt.Signer over the rotating key set. fosite's
@@ -59,14 +58,9 @@ func (s *signer) Validate(ctx context.Context, token string) (string, error) {
 }
 
 // Decode parses and verifies a token against the published key its kid
-// names. The key's own algorithm must match the token's: an HS256 token
-// "signed" with an RSA public key, or an ES256 token for an RSA kid, fails
-// (TJ-02). alg=none never verifies (TJ-01).
+// names, for fosite (ID token hints). See verificationKey for the rules.
 func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
-	if len(token) > maxJWTLength {
-		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed}
-	}
-	if strings.Count(token, ".") != 2 {
+	if !jwtShaped(token) {
 		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed}
 	}
 	set, err := s.keys.Current()
@@ -75,15 +69,69 @@ func (s *signer) Decode(_ context.Context, token string) (*jwt.Token, error) {
 	}
 	return jwt.ParseWithClaims(token, jwt.MapClaims{}, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		k, ok := set.PublicKey(kid)
-		if !ok {
-			return nil, fmt.Errorf("unknown kid %q", kid)
-		}
-		if string(t.Method) != k.Algorithm {
-			return nil, fmt.Errorf("token alg %q does not match key %s (%s)", t.Method, kid, k.Algorithm)
-		}
-		return &jose3.JSONWebKey{Key: k.Key, KeyID: k.KeyID, Algorithm: k.Algorithm, Use: k.Use}, nil
+		return verificationKey(set, kid, string(t.Method))
 	})
+}
+
+// verify checks a token's signature and returns its header and payload,
+// parsing the token once: the introspection path, where fosite's Decode
+// (which decodes the claims twice) was a tenth of the time.
+func (s *signer) verify(token string) (jose3.Header, []byte, error) {
+	if !jwtShaped(token) {
+		return jose3.Header{}, nil, errors.New("not a compact JWS")
+	}
+	jws, err := jose3.ParseSigned(token)
+	if err != nil {
+		return jose3.Header{}, nil, err
+	}
+	if len(jws.Signatures) != 1 {
+		return jose3.Header{}, nil, errors.New("not exactly one signature")
+	}
+	h := jws.Signatures[0].Header
+	set, err := s.keys.Current()
+	if err != nil {
+		return jose3.Header{}, nil, err
+	}
+	key, err := verificationKey(set, h.KeyID, h.Algorithm)
+	if err != nil {
+		return jose3.Header{}, nil, err
+	}
+	payload, err := jws.Verify(key)
+	return h, payload, err
+}
+
+// jwtShaped accepts the compact serialization only: three base64url parts.
+// It caps tokens before any parsing, so megabyte JWTs and thousands of dots
+// cost nothing (TJ-07, CVE-2025-27144), and it refuses the JSON
+// serialization, whose unprotected header could add a typ the signer never
+// signed (an ID token posing as at+jwt, TJ-06).
+func jwtShaped(token string) bool {
+	if len(token) > maxJWTLength || strings.Count(token, ".") != 2 {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// verificationKey is the published key kid names. The key's own algorithm
+// must match the token's: an HS256 token "signed" with an RSA public key,
+// or an ES256 token for an RSA kid, fails (TJ-02). alg=none never verifies
+// (TJ-01): no published key has it.
+func verificationKey(set *keys.Set, kid, alg string) (*jose3.JSONWebKey, error) {
+	k, ok := set.PublicKey(kid)
+	if !ok {
+		return nil, fmt.Errorf("unknown kid %q", kid)
+	}
+	if alg != k.Algorithm {
+		return nil, fmt.Errorf("token alg %q does not match key %s (%s)", alg, kid, k.Algorithm)
+	}
+	return &jose3.JSONWebKey{Key: k.Key, KeyID: k.KeyID, Algorithm: k.Algorithm, Use: k.Use}, nil
 }
 
 // GetSignature returns the token's third part.

@@ -36,8 +36,9 @@ type Store interface {
 // fositeStore adapts Store to fosite's storage interfaces. fosite hands it
 // token signatures (keyed hashes), never the tokens themselves.
 type fositeStore struct {
-	store   Store
-	clients *clientCache
+	store       Store
+	clients     *clientCache
+	revocations *revocationList
 	// accessTTL bounds how long a revoked grant must be remembered: until
 	// its last JWT access token has expired.
 	accessTTL time.Duration
@@ -247,7 +248,11 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 }
 
 func (s *fositeStore) revokeGrant(ctx context.Context, requestID string) error {
-	return s.store.RevokeGrant(ctx, requestID, s.now().Add(s.accessTTL))
+	if err := s.store.RevokeGrant(ctx, requestID, s.now().Add(s.accessTTL)); err != nil {
+		return err
+	}
+	s.revocations.add(requestID)
+	return nil
 }
 
 // PKCE.

@@ -64,6 +64,9 @@ type OAuthSessions interface {
 	// GrantRevoked reports whether RevokeGrant recorded requestID (and the
 	// record has not been swept).
 	GrantRevoked(ctx context.Context, requestID string) (bool, error)
+	// RevokedGrants lists the request IDs of the grants whose revocation
+	// records expire at or after now.
+	RevokedGrants(ctx context.Context, now time.Time) ([]string, error)
 	// DeleteExpiredOAuthSessions removes sessions, revoked grants and
 	// assertion jtis whose expiry is before now, and returns how many rows
 	// it removed.

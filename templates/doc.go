@@ -15,7 +15,8 @@
 //	challenge        every form: the opaque login, consent or logout challenge
 //	email, password  login.html
 //	organization     select_org.html: the chosen organization's ID
-//	decision         consent.html: "allow" or "deny"
+//	decision         consent.html: "allow" or "deny";
+//	                 select_account.html: "continue" or "another"
 //
 // Forms post to the page's own URL unless the data sets Action.
 package templates

@@ -7,7 +7,7 @@ import (
 
 func TestFS(t *testing.T) {
 	if err := fstest.TestFS(FS,
-		"layout.html", "login.html", "consent.html", "select_org.html",
+		"layout.html", "login.html", "consent.html", "select_org.html", "select_account.html",
 		"error.html", "logout.html", "logged_out.html",
 	); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -49,13 +49,15 @@ func generate(alg string, c *Cipher, now time.Time) (storage.SigningKey, crypto.
 		return storage.SigningKey{}, nil, fmt.Errorf("generate %s key: %w", alg, err)
 	}
 	jwk := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
-	// The kid is the key's RFC 7638 thumbprint: unique per key, and
-	// meaningless to anyone who reads it.
+	// The kid comes from the key's RFC 7638 thumbprint: unique per key, and
+	// meaningless to anyone who reads it. Hex, not base64url: an operator
+	// types it after `foyer keys revoke`, where a leading "-" (one kid in 64)
+	// would read as a flag.
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return storage.SigningKey{}, nil, fmt.Errorf("thumbprint: %w", err)
 	}
-	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	jwk.KeyID = hex.EncodeToString(thumb[:16])
 	public, err := json.Marshal(jwk)
 	if err != nil {
 		return storage.SigningKey{}, nil, fmt.Errorf("marshal public key: %w", err)

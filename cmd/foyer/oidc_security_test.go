@@ -880,6 +880,16 @@ func (e *secEnv) forgeries(t *testing.T, f tokenFixtures) []struct{ name, token 
 	later["sub"] = "usr_someone_else"
 	none := seg(map[string]any{"alg": "none", "typ": "at+jwt"})
 	big := strings.Repeat("A", 9<<10)
+	// The JWS JSON serialization carries an unprotected header beside the
+	// signed one: an ID token whose signature still holds, dressed as at+jwt.
+	idParts := strings.Split(f.id, ".")
+	dressed, err := json.Marshal(map[string]any{
+		"protected": idParts[0], "header": map[string]any{"typ": "at+jwt"},
+		"payload": idParts[1], "signature": idParts[2],
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return []struct{ name, token string }{
 		{"TJ-09 garbage", "garbage"},
 		{"TJ-09 garbage with two dots", "a.b.c"},
@@ -892,6 +902,7 @@ func (e *secEnv) forgeries(t *testing.T, f tokenFixtures) []struct{ name, token 
 		{"TJ-02 tampered claims with a live token's signature", parts[0] + "." + seg(later) + "." + parts[2]},
 		{"TJ-09 unknown kid with a live token's signature", seg(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "nope"}) + "." + parts[1] + "." + parts[2]},
 		{"TJ-06 ID token", f.id},
+		{"TJ-06 ID token in JSON serialization with an unprotected typ at+jwt", string(dressed)},
 		{"TJ-06 refresh token", f.refresh},
 		{"TJ-09 revoked access token", f.revoked},
 		{"TJ-07 9 KB token", big + "." + big[:10] + "." + big[:10]},

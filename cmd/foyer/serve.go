@@ -170,6 +170,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go s.ready.Run(background, time.Second)
 	go s.keys.Run(background)
 	go s.provider.Sweep(background, time.Minute)
+	go s.provider.FollowRevocations(background)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

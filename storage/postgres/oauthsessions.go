@@ -113,6 +113,15 @@ func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error
 	return found, mapError(fmt.Sprintf("read revoked grant %q", requestID), err)
 }
 
+func (s *Store) RevokedGrants(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.q(ctx).Query(ctx, `SELECT request_id FROM revoked_grants WHERE expires_at >= $1`, timestamp(now))
+	if err != nil {
+		return nil, mapError("list revoked grants", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, mapError("list revoked grants", err)
+}
+
 // DeleteExpiredOAuthSessions deletes the sessions, revoked grants and
 // assertion jtis that expired before now, in one statement, and returns how
 // many rows it deleted.

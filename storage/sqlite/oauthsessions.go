@@ -133,6 +133,21 @@ func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error
 	return found, nil
 }
 
+func (s *Store) RevokedGrants(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, `SELECT request_id FROM revoked_grants WHERE expires_at >= ?`, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("list revoked grants: %w", dbError(err, storage.ErrNotFound))
+	}
+	ids, err := collect(rows, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list revoked grants: %w", err)
+	}
+	return ids, nil
+}
+
 // DeleteExpiredOAuthSessions deletes the sessions, revoked grants and
 // assertion jtis that expired before now, in one transaction, and returns
 // how many rows it deleted. Stored times sort as text, so the indexes on

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/foyerdev/foyer/storage"
@@ -259,6 +260,12 @@ func testRevokeGrant(t *testing.T, s storage.Store) {
 	}
 	if err := s.RevokeGrant(ctx, grant, at(20)); err != nil {
 		t.Errorf("RevokeGrant(%q) again error = %v", grant, err)
+	}
+	if ids, err := s.RevokedGrants(ctx, at(10)); err != nil || !slices.Equal(slices.Sorted(slices.Values(ids)), []string{grant, "req-stateless"}) {
+		t.Errorf("RevokedGrants(at(10)) = %v, %v; want both grants", ids, err)
+	}
+	if ids, err := s.RevokedGrants(ctx, at(11)); err != nil || !slices.Equal(ids, []string{grant}) {
+		t.Errorf("RevokedGrants(at(11)) = %v, %v; want only %q (the other expired at(10))", ids, err, grant)
 	}
 	if _, err := s.DeleteExpiredOAuthSessions(ctx, at(25)); err != nil {
 		t.Fatalf("DeleteExpiredOAuthSessions(at(25)) error = %v", err)

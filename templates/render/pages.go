@@ -118,6 +118,29 @@ func (r *Renderer) SelectOrg(w io.Writer, d SelectOrgPage) error {
 	return r.selectOrg.execute(w, d)
 }
 
+// SelectAccountPage is the account chooser of prompt=select_account: the
+// signed-in person continues as themselves or signs in as someone else. It
+// posts decision ("continue" or "another"), challenge and csrf_token.
+type SelectAccountPage struct {
+	Page
+	// Action is the URL the form posts to; empty means the page's own URL.
+	Action string
+	// Challenge is the opaque challenge of the flow, sent back as
+	// "challenge".
+	Challenge string
+	// ClientName, when set, adds "to continue to <ClientName>".
+	ClientName string
+	// Email is the signed-in person's address ("Continue as …").
+	Email string
+}
+
+// SelectAccount renders the account chooser (default title "Choose an
+// account").
+func (r *Renderer) SelectAccount(w io.Writer, d SelectAccountPage) error {
+	d.Page = d.Page.withTitle("Choose an account")
+	return r.selectAccount.execute(w, d)
+}
+
 // ErrorPage explains in plain words why a browser request failed. Title is
 // its heading. Message is public: never an err.Error() or a stack trace.
 type ErrorPage struct {

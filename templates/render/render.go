@@ -16,7 +16,7 @@ const layoutFile = "layout.html"
 // Renderer holds one parsed template set per page. It is safe for
 // concurrent use.
 type Renderer struct {
-	login, consent, selectOrg, errorPage, logout, loggedOut page
+	login, consent, selectOrg, selectAccount, errorPage, logout, loggedOut page
 }
 
 // page is one page file parsed together with the layout.
@@ -39,6 +39,7 @@ func New(fsys fs.FS) (*Renderer, error) {
 		{&r.login, "login.html", LoginPage{}},
 		{&r.consent, "consent.html", ConsentPage{}},
 		{&r.selectOrg, "select_org.html", SelectOrgPage{}},
+		{&r.selectAccount, "select_account.html", SelectAccountPage{}},
 		{&r.errorPage, "error.html", ErrorPage{}},
 		{&r.logout, "logout.html", LogoutPage{}},
 		{&r.loggedOut, "logged_out.html", LoggedOutPage{}},

@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.html from the
 
 // pageFiles are the files New requires.
 var pageFiles = []string{
-	"layout.html", "login.html", "consent.html", "select_org.html",
+	"layout.html", "login.html", "consent.html", "select_org.html", "select_account.html",
 	"error.html", "logout.html", "logged_out.html",
 }
 
@@ -87,6 +87,11 @@ func cases() []pageCase {
 					{ID: "org_2", Name: "Globex"},
 				},
 				Error: "Choose an organization to continue.",
+			})
+		}},
+		{"select_account", true, func(r *render.Renderer, w io.Writer) error {
+			return r.SelectAccount(w, render.SelectAccountPage{
+				Page: common, Challenge: "lc_123", Action: "/select-account", ClientName: "Acme Notes", Email: "ada@example.com",
 			})
 		}},
 		{"error", false, func(r *render.Renderer, w io.Writer) error {
@@ -318,6 +323,9 @@ func TestEscapesUserValues(t *testing.T) {
 				Organizations: []render.Organization{{ID: evil, Name: evil, Role: evil}},
 			})
 		}, 9},
+		{"select_account", func(w io.Writer) error {
+			return r.SelectAccount(w, render.SelectAccountPage{Page: page, Challenge: evil, ClientName: evil, Email: evil})
+		}, 5},
 		{"error", func(w io.Writer) error {
 			return r.Error(w, render.ErrorPage{Page: page, Message: evil, RequestID: evil})
 		}, 5},
@@ -439,12 +447,14 @@ func TestFormControlsHaveLabels(t *testing.T) {
 }
 
 func TestButtonsSayWhatTheyDo(t *testing.T) {
-	allowed := []string{"Sign in", "Continue", "Allow", "Deny", "Sign out"}
+	allowed := []string{"Sign in", "Continue", "Allow", "Deny", "Sign out", "Use another account"}
 	want := map[string][]string{
 		"login": {"Sign in"}, "login_errors": {"Sign in"},
 		"consent": {"Deny", "Allow"}, "consent_no_org": {"Deny", "Allow"},
 		"select_org": {"Continue"}, "select_org_error": {"Continue"},
 		"logout": {"Sign out"},
+		// "Continue as <email>" says which account it continues with.
+		"select_account": {"Continue as ada@example.com", "Use another account"},
 	}
 	r := newRenderer(t)
 	for _, c := range cases() {
@@ -453,7 +463,7 @@ func TestButtonsSayWhatTheyDo(t *testing.T) {
 			var got []string
 			for _, b := range buttonRE.FindAllStringSubmatch(out, -1) {
 				txt := text(b[1])
-				if !slices.Contains(allowed, txt) {
+				if !slices.Contains(allowed, txt) && !strings.HasPrefix(txt, "Continue as ") {
 					t.Errorf("button %q is not one of %q", txt, allowed)
 				}
 				got = append(got, txt)
@@ -485,6 +495,22 @@ func TestConsentDecisions(t *testing.T) {
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("consent page lacks %s", s)
+		}
+	}
+}
+
+func TestSelectAccountChoices(t *testing.T) {
+	r := newRenderer(t)
+	out := renderCase(t, r, caseNamed(t, "select_account"))
+	for _, s := range []string{
+		`<h1>Choose an account</h1>`,
+		`to continue to <b>Acme Notes</b>`,
+		`<form method="post" action="/select-account">`,
+		`<button type="submit" name="decision" value="continue">Continue as ada@example.com</button>`,
+		`<button type="submit" name="decision" value="another" class="secondary">Use another account</button>`,
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("account chooser lacks %s", s)
 		}
 	}
 }
@@ -548,6 +574,7 @@ func TestTitles(t *testing.T) {
 		{"login default", func(w io.Writer) error { return r.Login(w, render.LoginPage{}) }, "Sign in"},
 		{"consent default", func(w io.Writer) error { return r.Consent(w, render.ConsentPage{}) }, "Allow access"},
 		{"select_org default", func(w io.Writer) error { return r.SelectOrg(w, render.SelectOrgPage{}) }, "Choose an organization"},
+		{"select_account default", func(w io.Writer) error { return r.SelectAccount(w, render.SelectAccountPage{}) }, "Choose an account"},
 		{"error default", func(w io.Writer) error { return r.Error(w, render.ErrorPage{}) }, "Something went wrong"},
 		{"logout default", func(w io.Writer) error { return r.Logout(w, render.LogoutPage{}) }, "Sign out"},
 		{"logged_out default", func(w io.Writer) error { return r.LoggedOut(w, render.LoggedOutPage{}) }, "Signed out"},
