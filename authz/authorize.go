@@ -42,7 +42,7 @@ type challenge struct {
 	Form           url.Values `json:"form"`
 	CreatedAt      time.Time  `json:"created_at"`
 	LoggedInAt     time.Time  `json:"logged_in_at,omitzero"`
-	Consented      bool       `json:"consented,omitempty"`
+	ConsentedBy    string     `json:"consented_by,omitempty"` // the user who pressed Allow (SC-04: consent is theirs alone)
 	Account        string     `json:"account,omitempty"`         // chose "Continue as …" on the account chooser
 	AnotherAccount bool       `json:"another_account,omitempty"` // chose "Use another account": sign in afresh, as with prompt=login
 	OrgID          string     `json:"org_id,omitempty"`          // picked on the organization picker
@@ -218,7 +218,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 	}
 
 	cl := ar.GetClient().(*client)
-	if !cl.FirstParty && !ch.Consented {
+	if !cl.FirstParty && ch.ConsentedBy != bs.UserID {
 		covered, err := p.consentCovers(ctx, bs.UserID, cl.ID, ar.GetRequestedScopes())
 		if err != nil {
 			p.unavailable(c, err)
@@ -406,7 +406,7 @@ func (p *Provider) consentPage(c *gin.Context) {
 			p.unavailable(c, err)
 			return
 		}
-		ch.Consented = true
+		ch.ConsentedBy = bs.UserID
 		if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
 			p.unavailable(c, err)
 			return

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/foyerdev/foyer/idp"
 )
 
 // TestConsentsCLI: consents list shows what a person allowed through the
@@ -87,5 +90,67 @@ func TestConsentsCLI(t *testing.T) {
 				t.Fatalf("authorization after revocation ended at %s (%d), want the consent page:\n%s", resp.Request.URL, resp.StatusCode, page)
 			}
 		})
+	}
+}
+
+// TestSecurityConsentBelongsToItsUser covers SC-04: a consent given on a
+// pending authorization is that person's alone. Alice allows, but before
+// the flow resumes the browser signs in as Bob; resuming Alice's
+// authorization must ask Bob, not hand him a code on Alice's consent.
+func TestSecurityConsentBelongsToItsUser(t *testing.T) {
+	e := newOIDCEnv(t, "embedded")
+	ctx := t.Context()
+	const bobEmail, bobPass = "bob@example.com", "another horse battery"
+	if _, err := idp.NewDirectory(idp.Options{Store: e.store}).CreateUser(ctx, idp.NewUser{
+		Email: bobEmail, Password: bobPass, Name: "Bob", EmailVerified: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: e.web.id, ClientSecret: e.web.secret, RedirectURL: callback,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "/oauth2/authorize"}, Scopes: []string{"openid", "email"}}
+	pkce := oauth2.GenerateVerifier()
+	b := newBrowser(t)
+	stay := &http.Client{Jar: b.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	signInAs := func(authURL, email, pass string) (page string) {
+		t.Helper()
+		resp, err := b.Get(authURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := formFields(t, read(t, resp))
+		form.Set("email", email)
+		form.Set("password", pass)
+		if resp, err = b.PostForm(e.issuer+"/login", form); err != nil {
+			t.Fatal(err)
+		}
+		page = read(t, resp)
+		if resp.Request.URL.Path != "/consent" || !strings.Contains(page, "Signed in as "+email) {
+			t.Fatalf("after %s signs in: at %s, want the consent page:\n%s", email, resp.Request.URL, page)
+		}
+		return page
+	}
+
+	// Alice allows; the browser does not resume yet.
+	page := signInAs(conf.AuthCodeURL("state-alice", oauth2.S256ChallengeOption(pkce)), e.email, e.pass)
+	form := formFields(t, page)
+	form.Set("decision", "allow")
+	resp, err := stay.PostForm(e.issuer+"/consent", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resume, err := resp.Location()
+	resp.Body.Close()
+	if err != nil || resume.Path != "/oauth2/authorize/continue" {
+		t.Fatalf("Allow = %d %v, want a redirect to resume the flow", resp.StatusCode, resume)
+	}
+
+	// Bob signs in in the same browser (another flow), then Alice's resumes.
+	signInAs(conf.AuthCodeURL("state-bob", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("prompt", "login")), bobEmail, bobPass)
+	if resp, err = b.Get(resume.String()); err != nil {
+		t.Fatal(err)
+	}
+	page = read(t, resp)
+	if resp.Request.URL.Path != "/consent" || !strings.Contains(page, "Signed in as "+bobEmail) {
+		t.Errorf("resuming Alice's consented flow as Bob ended at %s, want Bob's own consent page:\n%s", resp.Request.URL, page)
 	}
 }
