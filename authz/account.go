@@ -31,7 +31,7 @@ func (p *Provider) selectAccountPage(c *gin.Context) {
 	}
 	id, ch, clientID, bs := st.id, st.ch, st.clientID, st.bs
 	if c.Request.Method == http.MethodPost {
-		if !p.checkCSRF(c) {
+		if !p.opts.Sessions.CheckCSRF(c) {
 			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
 			return
 		}
@@ -61,7 +61,7 @@ func (p *Provider) selectAccountPage(c *gin.Context) {
 		return
 	}
 	data := render.SelectAccountPage{Challenge: id, Action: "/select-account", ClientName: p.clientName(ctx, clientID), Email: u.Email}
-	data.Page.CSRFToken = p.csrfToken(c)
+	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
 	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
 		data.Page.Nonce = nonce
 		return p.opts.Pages.SelectAccount(buf, data)

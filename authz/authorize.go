@@ -42,7 +42,7 @@ type challenge struct {
 	Form           url.Values `json:"form"`
 	CreatedAt      time.Time  `json:"created_at"`
 	LoggedInAt     time.Time  `json:"logged_in_at,omitzero"`
-	ConsentedBy    string     `json:"consented_by,omitempty"` // the user who pressed Allow (SC-04: consent is theirs alone)
+	ConsentedBy    string     `json:"consented_by,omitempty"`    // the user who pressed Allow (SC-04: consent is theirs alone)
 	Account        string     `json:"account,omitempty"`         // chose "Continue as …" on the account chooser
 	AnotherAccount bool       `json:"another_account,omitempty"` // chose "Use another account": sign in afresh, as with prompt=login
 	OrgID          string     `json:"org_id,omitempty"`          // picked on the organization picker
@@ -160,7 +160,7 @@ func (p *Provider) beginStep(c *gin.Context, signedIn bool) (st step, ok bool) {
 	if !signedIn {
 		return st, true
 	}
-	if st.bs, err = p.browserSession(c); err != nil {
+	if st.bs, err = p.opts.Sessions.Current(c); err != nil {
 		p.unavailable(c, err)
 		return st, false
 	}
@@ -188,7 +188,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 	ctx := c.Request.Context()
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
-	bs, err := p.browserSession(c)
+	bs, err := p.opts.Sessions.Current(c)
 	if err != nil {
 		p.unavailable(c, err)
 		return
@@ -342,14 +342,14 @@ func (p *Provider) loginPage(c *gin.Context) {
 	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID),
 		Email: ch.Form.Get("login_hint")} // OIDC Core §3.1.2.1: pre-fill, never trust
 	if c.Request.Method == http.MethodPost {
-		if !p.checkCSRF(c) {
+		if !p.opts.Sessions.CheckCSRF(c) {
 			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and sign in again.", nil)
 			return
 		}
 		data.Email = c.PostForm("email")
 		userID, err := p.opts.Authenticator.Authenticate(ctx, data.Email, c.PostForm("password"))
 		if err == nil {
-			if _, err := p.startSession(c, userID, []string{"pwd"}); err != nil {
+			if _, err := p.opts.Sessions.Start(c, userID, []string{"pwd"}); err != nil {
 				p.unavailable(c, err)
 				return
 			}
@@ -367,7 +367,7 @@ func (p *Provider) loginPage(c *gin.Context) {
 		}
 		data.Error = "The email or password is not right."
 	}
-	data.Page.CSRFToken = p.csrfToken(c)
+	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
 	status := http.StatusOK
 	if data.Error != "" {
 		status = http.StatusUnauthorized
@@ -392,7 +392,7 @@ func (p *Provider) consentPage(c *gin.Context) {
 		return
 	}
 	if c.Request.Method == http.MethodPost {
-		if !p.checkCSRF(c) {
+		if !p.opts.Sessions.CheckCSRF(c) {
 			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
 			return
 		}
@@ -423,7 +423,7 @@ func (p *Provider) consentPage(c *gin.Context) {
 	for _, s := range ar.GetRequestedScopes() {
 		data.Scopes = append(data.Scopes, render.Scope{Name: s, Description: scopeDescriptions[s]})
 	}
-	data.Page.CSRFToken = p.csrfToken(c)
+	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
 	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
 		data.Page.Nonce = nonce
 		return p.opts.Pages.Consent(buf, data)

@@ -26,8 +26,8 @@ type Provider struct {
 // New builds the provider.
 func New(o Options) (*Provider, error) {
 	switch {
-	case o.Issuer == "" || o.SigningAlgorithm == "" || o.Store == nil || o.Keys == nil || o.Pages == nil || o.Authenticator == nil:
-		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages and Authenticator are required")
+	case o.Issuer == "" || o.SigningAlgorithm == "" || o.Store == nil || o.Keys == nil || o.Pages == nil || o.Authenticator == nil || o.Sessions == nil:
+		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages, Authenticator and Sessions are required")
 	case len(o.HMACSecret) < 32:
 		return nil, errors.New("authz: HMACSecret must be at least 32 bytes")
 	}

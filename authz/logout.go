@@ -53,7 +53,7 @@ func (p *Provider) logout(c *gin.Context) {
 		p.errorPage(c, http.StatusBadRequest, "This sign-out request is not valid", problem, nil)
 		return
 	}
-	bs, err := p.browserSession(c)
+	bs, err := p.opts.Sessions.Current(c)
 	if err != nil {
 		p.unavailable(c, err)
 		return
@@ -63,7 +63,7 @@ func (p *Provider) logout(c *gin.Context) {
 		p.askLogout(c, bs, clientID, redirect)
 		return
 	}
-	if err := p.endSession(c); err != nil {
+	if err := p.opts.Sessions.End(c); err != nil {
 		p.unavailable(c, err)
 		return
 	}
@@ -159,7 +159,7 @@ func (p *Provider) askLogout(c *gin.Context, bs *storage.BrowserSession, clientI
 		return
 	}
 	data := render.LogoutPage{Action: "/oauth2/logout", Challenge: id, Email: u.Email}
-	data.Page.CSRFToken = p.csrfToken(c)
+	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
 	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
 		data.Page.Nonce = nonce
 		return p.opts.Pages.Logout(buf, data)
@@ -167,7 +167,7 @@ func (p *Provider) askLogout(c *gin.Context, bs *storage.BrowserSession, clientI
 }
 
 func (p *Provider) confirmLogout(c *gin.Context) {
-	if !p.checkCSRF(c) {
+	if !p.opts.Sessions.CheckCSRF(c) {
 		p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
 		return
 	}
@@ -181,24 +181,11 @@ func (p *Provider) confirmLogout(c *gin.Context) {
 		}
 		p.store.DeleteOAuthSession(ctx, storage.KindChallenge, sig)
 	}
-	if err := p.endSession(c); err != nil {
+	if err := p.opts.Sessions.End(c); err != nil {
 		p.unavailable(c, err)
 		return
 	}
 	p.afterLogout(c, redirect)
-}
-
-// endSession signs the browser out.
-func (p *Provider) endSession(c *gin.Context) error {
-	token, err := c.Cookie(sessionCookie)
-	if err != nil || token == "" {
-		return nil
-	}
-	if err := p.store.DeleteBrowserSession(c.Request.Context(), hashHandle(token)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return err
-	}
-	p.setCookie(c, sessionCookie, "", -1)
-	return nil
 }
 
 func (p *Provider) afterLogout(c *gin.Context, redirect string) {

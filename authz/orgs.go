@@ -158,7 +158,7 @@ func (p *Provider) selectOrgPage(c *gin.Context) {
 	}
 	data := render.SelectOrgPage{Challenge: id, Action: "/select-organization", ClientName: p.clientName(ctx, clientID)}
 	if c.Request.Method == http.MethodPost {
-		if !p.checkCSRF(c) {
+		if !p.opts.Sessions.CheckCSRF(c) {
 			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", nil)
 			return
 		}
@@ -184,7 +184,7 @@ func (p *Provider) selectOrgPage(c *gin.Context) {
 		}
 		data.Organizations = append(data.Organizations, render.Organization{ID: org.ID, Name: org.Name, Role: m.Role})
 	}
-	data.Page.CSRFToken = p.csrfToken(c)
+	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
 	p.page(c, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
 		data.Page.Nonce = nonce
 		return p.opts.Pages.SelectOrg(buf, data)

@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/foyerdev/foyer/authz/clients"
+	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/templates/render"
 )
 
@@ -48,9 +49,10 @@ type Options struct {
 	IDTokenTTL     time.Duration
 	// RefreshTokenTTL bounds a refresh token's life (default 30 days).
 	RefreshTokenTTL time.Duration
-	// SecureCookies sets the Secure flag; off only for http:// in --dev.
-	SecureCookies bool
-	Logger        *slog.Logger
+	// Sessions reads, starts and ends browser sessions and checks CSRF
+	// tokens.
+	Sessions *session.Manager
+	Logger   *slog.Logger
 	// Now is the clock for sessions, challenges and consents (default time.Now).
 	Now func() time.Time
 }

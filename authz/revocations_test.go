@@ -88,7 +88,8 @@ func TestRevocationList(t *testing.T) {
 		t.Errorf("stale list with the database down: revoked = %v, %v; want an error", got, err)
 	}
 	db.down = false
-	check("stale list, database back", "there", true, 4)
+	check("stale list, database back", "live", false, 4)
+	check("stale list, a revocation it holds", "there", true, 4)
 
 	// A local revocation no reload ever saw is dropped once long committed
 	// (its transaction rolled back); the database is the truth.

@@ -21,6 +21,8 @@ type Config struct {
 	Secrets  Secrets  `yaml:"secrets"`
 	Keys     Keys     `yaml:"keys"`
 	Tokens   Tokens   `yaml:"tokens"`
+	Sessions Sessions `yaml:"sessions"`
+	Signup   Signup   `yaml:"signup"`
 }
 
 // HTTP configures the listener.
@@ -109,13 +111,27 @@ type Tokens struct {
 	IDTokenTTL     time.Duration `yaml:"id_token_ttl"`     // lifetime of an ID token
 }
 
+// Sessions configures browser sessions.
+type Sessions struct {
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`     // a session unused this long ends
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"` // a session ends this long after sign-in
+}
+
+// Signup says who may create an account: "open" (anyone, after verifying
+// their email), "invite_only" (only through an invitation) or "disabled".
+type Signup struct {
+	Mode string `yaml:"mode"`
+}
+
 // Defaults returns the configuration Foyer runs with when neither the file
-// nor the environment says otherwise. Only the log format depends on dev:
-// text for a person at a terminal, JSON for a log pipeline.
+// nor the environment says otherwise. Two depend on dev: the log format
+// (text for a person at a terminal, JSON for a log pipeline) and sign-up
+// (open to try Foyer out; disabled in production until an operator opens
+// it, as Keycloak does).
 func Defaults(dev bool) Config {
-	format := "json"
+	format, signup := "json", "disabled"
 	if dev {
-		format = "text"
+		format, signup = "text", "open"
 	}
 	return Config{
 		Issuer: "http://localhost:8080",
@@ -140,5 +156,10 @@ func Defaults(dev bool) Config {
 			AccessTokenTTL: 15 * time.Minute,
 			IDTokenTTL:     time.Hour,
 		},
+		Sessions: Sessions{
+			IdleTimeout:     8 * time.Hour,
+			AbsoluteTimeout: 7 * 24 * time.Hour,
+		},
+		Signup: Signup{Mode: signup},
 	}
 }

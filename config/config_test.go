@@ -57,10 +57,12 @@ func TestDefaults(t *testing.T) {
 			ConnectRetry: 30 * time.Second,
 			MaxConns:     10,
 		},
-		SMTP:   SMTP{From: "Foyer <no-reply@localhost>"},
-		Log:    Log{Level: "info", Format: "json"},
-		Keys:   Keys{Algorithm: "RS256", RotationPeriod: 720 * time.Hour, Prepublish: time.Hour},
-		Tokens: Tokens{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour},
+		SMTP:     SMTP{From: "Foyer <no-reply@localhost>"},
+		Log:      Log{Level: "info", Format: "json"},
+		Keys:     Keys{Algorithm: "RS256", RotationPeriod: 720 * time.Hour, Prepublish: time.Hour},
+		Tokens:   Tokens{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour},
+		Sessions: Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour},
+		Signup:   Signup{Mode: "disabled"},
 	}
 	for _, tc := range []struct {
 		name string
@@ -68,7 +70,7 @@ func TestDefaults(t *testing.T) {
 		want Config
 	}{
 		{"production logs JSON", false, prod},
-		{"dev logs text", true, with(prod, func(c *Config) { c.Dev = true; c.Log.Format = "text" })},
+		{"dev logs text and opens sign-up", true, with(prod, func(c *Config) { c.Dev = true; c.Log.Format = "text"; c.Signup.Mode = "open" })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Defaults(tc.dev)
@@ -117,6 +119,11 @@ keys:
 tokens:
   access_token_ttl: 5m
   id_token_ttl: 30m
+sessions:
+  idle_timeout: 30m
+  absolute_timeout: 24h
+signup:
+  mode: invite_only
 `
 
 // full is fullYAML as a Config: every key differs from its default.
@@ -133,11 +140,13 @@ var full = Config{
 		ConnectRetry: 90 * time.Second,
 		MaxConns:     25,
 	},
-	SMTP:    SMTP{URL: "smtp://mailer:s3cr3t@mail.example.com:587", From: "Example <id@example.com>"},
-	Log:     Log{Level: "debug", Format: "text"},
-	Secrets: Secrets{EncryptionKey: encryptionKey},
-	Keys:    Keys{Algorithm: "EdDSA", RotationPeriod: 168 * time.Hour, Prepublish: 10 * time.Minute},
-	Tokens:  Tokens{AccessTokenTTL: 5 * time.Minute, IDTokenTTL: 30 * time.Minute},
+	SMTP:     SMTP{URL: "smtp://mailer:s3cr3t@mail.example.com:587", From: "Example <id@example.com>"},
+	Log:      Log{Level: "debug", Format: "text"},
+	Secrets:  Secrets{EncryptionKey: encryptionKey},
+	Keys:     Keys{Algorithm: "EdDSA", RotationPeriod: 168 * time.Hour, Prepublish: 10 * time.Minute},
+	Tokens:   Tokens{AccessTokenTTL: 5 * time.Minute, IDTokenTTL: 30 * time.Minute},
+	Sessions: Sessions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 24 * time.Hour},
+	Signup:   Signup{Mode: "invite_only"},
 }
 
 // encryptionKey is a valid secrets.encryption_key (32 bytes in padded
@@ -238,6 +247,9 @@ var loadCases = []loadCase{
 			"FOYER_KEYS_PREPUBLISH=10m",
 			"FOYER_TOKENS_ACCESS_TOKEN_TTL=5m",
 			"FOYER_TOKENS_ID_TOKEN_TTL=30m",
+			"FOYER_SESSIONS_IDLE_TIMEOUT=30m",
+			"FOYER_SESSIONS_ABSOLUTE_TIMEOUT=24h",
+			"FOYER_SIGNUP_MODE=invite_only",
 		},
 		want: full,
 	},
@@ -841,6 +853,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"smtp.url", "smtp.from", "log.level", "log.format",
 		"secrets.encryption_key", "keys.algorithm", "keys.rotation_period", "keys.prepublish",
 		"tokens.access_token_ttl", "tokens.id_token_ttl",
+		"sessions.idle_timeout", "sessions.absolute_timeout", "signup.mode",
 	}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
@@ -960,7 +973,9 @@ func TestLogValue(t *testing.T) {
 			"rotation_period": "168h0m0s",
 			"prepublish":      "10m0s",
 		},
-		"tokens": map[string]any{"access_token_ttl": "5m0s", "id_token_ttl": "30m0s"},
+		"tokens":   map[string]any{"access_token_ttl": "5m0s", "id_token_ttl": "30m0s"},
+		"sessions": map[string]any{"idle_timeout": "30m0s", "absolute_timeout": "24h0m0s"},
+		"signup":   map[string]any{"mode": "invite_only"},
 	}
 	if diff := cmp.Diff(want, got.Config); diff != "" {
 		t.Errorf("logged config mismatch (-want +got):\n%s", diff)

@@ -42,6 +42,9 @@
 //	keys.prepublish          FOYER_KEYS_PREPUBLISH           1h
 //	tokens.access_token_ttl  FOYER_TOKENS_ACCESS_TOKEN_TTL   15m
 //	tokens.id_token_ttl      FOYER_TOKENS_ID_TOKEN_TTL       1h
+//	sessions.idle_timeout    FOYER_SESSIONS_IDLE_TIMEOUT     8h
+//	sessions.absolute_timeout FOYER_SESSIONS_ABSOLUTE_TIMEOUT 168h (7 days)
+//	signup.mode              FOYER_SIGNUP_MODE               disabled; open with --dev (open, invite_only, disabled)
 //
 // Durations use Go's syntax (30s, 5m, 1h30m, or 0) in the file and the
 // environment alike; a bare number has no unit and is an error.

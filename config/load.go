@@ -44,6 +44,9 @@ var settings = []setting{
 	{"keys.prepublish", "FOYER_KEYS_PREPUBLISH", func(c *Config) any { return &c.Keys.Prepublish }},
 	{"tokens.access_token_ttl", "FOYER_TOKENS_ACCESS_TOKEN_TTL", func(c *Config) any { return &c.Tokens.AccessTokenTTL }},
 	{"tokens.id_token_ttl", "FOYER_TOKENS_ID_TOKEN_TTL", func(c *Config) any { return &c.Tokens.IDTokenTTL }},
+	{"sessions.idle_timeout", "FOYER_SESSIONS_IDLE_TIMEOUT", func(c *Config) any { return &c.Sessions.IdleTimeout }},
+	{"sessions.absolute_timeout", "FOYER_SESSIONS_ABSOLUTE_TIMEOUT", func(c *Config) any { return &c.Sessions.AbsoluteTimeout }},
+	{"signup.mode", "FOYER_SIGNUP_MODE", func(c *Config) any { return &c.Signup.Mode }},
 }
 
 // envConfig names the config file when no path is given.

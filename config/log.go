@@ -48,6 +48,11 @@ func (c Config) LogValue() slog.Value {
 			slog.String("access_token_ttl", c.Tokens.AccessTokenTTL.String()),
 			slog.String("id_token_ttl", c.Tokens.IDTokenTTL.String()),
 		),
+		slog.Group("sessions",
+			slog.String("idle_timeout", c.Sessions.IdleTimeout.String()),
+			slog.String("absolute_timeout", c.Sessions.AbsoluteTimeout.String()),
+		),
+		slog.Group("signup", slog.String("mode", c.Signup.Mode)),
 	)
 }
 

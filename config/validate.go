@@ -75,6 +75,9 @@ func (c Config) problems() []*Problem {
 	check("keys.prepublish", prepublishProblem(c.Keys.Prepublish, c.Keys.RotationPeriod))
 	check("tokens.access_token_ttl", durationProblem(c.Tokens.AccessTokenTTL, time.Minute, 24*time.Hour))
 	check("tokens.id_token_ttl", durationProblem(c.Tokens.IDTokenTTL, time.Minute, 24*time.Hour))
+	check("sessions.idle_timeout", durationProblem(c.Sessions.IdleTimeout, time.Minute, 30*24*time.Hour))
+	check("sessions.absolute_timeout", durationProblem(c.Sessions.AbsoluteTimeout, time.Minute, 365*24*time.Hour))
+	check("signup.mode", oneOfProblem(c.Signup.Mode, "open", "invite_only", "disabled"))
 	return ps
 }
 

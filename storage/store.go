@@ -15,6 +15,8 @@ type Store interface {
 	BrowserSessions
 	Consents
 	AssertionJTIs
+	Outbox
+	RateLimits
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

@@ -9,6 +9,11 @@
 // JavaScript and load nothing from elsewhere, so a strict Content-Security-
 // Policy (style-src 'nonce-…'; default-src 'none') fits them.
 //
+// Emails come in pairs, email_<name>.html (html/template) and
+// email_<name>.txt (text/template), each defining "content" for the shells
+// email_layout.html and email_layout.txt. The HTML part uses inline styles
+// only, no scripts and no images; every link in it is in the text part too.
+//
 // Form field names the handlers read:
 //
 //	csrf_token       every form (from layout.html's "csrf")

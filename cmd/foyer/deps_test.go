@@ -57,13 +57,23 @@ func forbidden(rel, dep string) string {
 		if isFoyer && !(strings.HasPrefix(rel, "templates") && top(foyer) == "templates") {
 			return "config and templates import no other Foyer package"
 		}
-	case top(rel) == "authz" || top(rel) == "idp" || top(rel) == "mfa":
+	case buildingBlocks[top(rel)]:
 		if isFoyer && foyer != "storage" && foyer != "templates/render" && top(foyer) != top(rel) {
-			return "features import storage, templates/render and their own sub-packages only"
+			return "building blocks import storage and templates/render only"
+		}
+	case features[top(rel)]:
+		if isFoyer && foyer != "storage" && foyer != "templates/render" && !buildingBlocks[top(foyer)] && top(foyer) != top(rel) {
+			return "features import storage, templates/render, the building blocks and their own sub-packages only"
 		}
 	}
 	return ""
 }
+
+// Building blocks serve several features; features never import each other.
+var (
+	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true}
+	features       = map[string]bool{"authz": true, "idp": true, "mfa": true, "signin": true}
+)
 
 // isStd reports whether an import path belongs to the standard library
 // (no dot in its first element), including vendored golang.org/x copies.
@@ -87,6 +97,12 @@ func TestForbidden(t *testing.T) {
 		{"idp", module + "/config", true},
 		{"authz/keys", module + "/authz", false},
 		{"mfa", module + "/cmd/foyer/internal/web", true},
+		{"authz", module + "/session", false},
+		{"signin", module + "/ratelimit", false},
+		{"signin", module + "/authz", true},
+		{"session", module + "/authz", true},
+		{"ratelimit", module + "/storage", false},
+		{"mail", module + "/templates/render", false},
 		{"config", module + "/storage", true},
 		{"templates/render", module + "/templates", false},
 		{"cmd/foyer", module + "/config", false},

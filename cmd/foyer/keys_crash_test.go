@@ -479,7 +479,7 @@ func f3JWKS(t *testing.T, c *http.Client, base string) jose.JSONWebKeySet {
 // f3Verify checks token as a relying party would: find its kid in the JWKS
 // and verify the signature with an explicit algorithm list.
 func f3Verify(set jose.JSONWebKeySet, token string) error {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 	if err != nil {
 		return err
 	}
@@ -497,7 +497,7 @@ func f3Verify(set jose.JSONWebKeySet, token string) error {
 // f3Kid is the kid in a token's header.
 func f3Kid(t *testing.T, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}

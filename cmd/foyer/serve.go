@@ -22,6 +22,7 @@ import (
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
+	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates"
 	"github.com/foyerdev/foyer/templates/render"
@@ -113,8 +114,11 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 		Pages:            pages,
 		AccessTokenTTL:   cfg.Tokens.AccessTokenTTL,
 		IDTokenTTL:       cfg.Tokens.IDTokenTTL,
-		SecureCookies:    strings.HasPrefix(cfg.Issuer, "https://"),
-		Logger:           log,
+		Sessions: session.New(session.Options{
+			Store: store, Secure: strings.HasPrefix(cfg.Issuer, "https://"),
+			IdleTimeout: cfg.Sessions.IdleTimeout, AbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
+		}),
+		Logger: log,
 	})
 	if err != nil {
 		return nil, err

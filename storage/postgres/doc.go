@@ -31,7 +31,12 @@
 // redemptions of one code exactly one succeeds (SECURITY.md DB-01), inside a
 // transaction or not; UseAssertionJTI is likewise a single INSERT … ON
 // CONFLICT, so of concurrent uses of one client assertion exactly one is
-// accepted.
+// accepted, and so is HitRateLimit, so of concurrent hits on one key no more
+// than the limit are allowed (LG-04). UpdateLockout locks a new key's row by
+// inserting a placeholder first, so concurrent first failures queue too.
+// ClaimOutboxMessages leases due email with FOR UPDATE SKIP LOCKED, so
+// workers of several instances pass over each other's messages instead of
+// sending them twice or waiting.
 //
 // Open waits for the database with exponential backoff (Options.ConnectRetry)
 // and logs one warning, not one line per attempt (SECURITY.md F2). Once open,

@@ -21,7 +21,11 @@
 // code redeemed once by concurrent requests (SECURITY.md DB-01) and token
 // families revoked by request ID; browser sessions and consents, and what
 // deleting a client or a user removes; client assertion jtis, used once
-// even by concurrent requests and usable again once expired; transactions
+// even by concurrent requests and usable again once expired; rate-limit
+// windows and lockouts, where of 50 concurrent attempts against a limit of
+// 5 exactly 5 go ahead (SECURITY.md LG-04); the email outbox, whose
+// concurrent claimers never get the same message and whose messages commit
+// or roll back with the caller's transaction (SECURITY.md F6); transactions
 // carried in a context, whose writes other connections see only after
 // Commit and never after Rollback; compare-and-swap updates under
 // concurrency, including instances bootstrapping a signing key at once; and

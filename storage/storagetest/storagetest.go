@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"BrowserSessions", browserSessionTests()},
 		{"Consents", consentTests()},
 		{"AssertionJTIs", assertionJTITests()},
+		{"Outbox", outboxTests()},
+		{"RateLimits", rateLimitTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},
