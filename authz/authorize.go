@@ -331,6 +331,33 @@ func (p *Provider) consentCovers(ctx context.Context, userID, clientID string, s
 	return true, nil
 }
 
+// LoginChallenge describes a pending authorization for the sign-in pages:
+// the name of the client asking and the login_hint it sent (to pre-fill,
+// never to trust). storage.ErrNotFound when the authorization expired or
+// never existed.
+func (p *Provider) LoginChallenge(ctx context.Context, id string) (clientName, loginHint string, err error) {
+	ch, clientID, err := p.loadChallenge(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	return p.clientName(ctx, clientID), ch.Form.Get("login_hint"), nil
+}
+
+// CompleteLogin records that the person signed in during authorization id,
+// which satisfies its prompt=login and max_age, and returns the URL where
+// the browser resumes it.
+func (p *Provider) CompleteLogin(ctx context.Context, id string) (next string, err error) {
+	ch, clientID, err := p.loadChallenge(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	ch.LoggedInAt = p.now()
+	if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
+		return "", err
+	}
+	return "/oauth2/authorize/continue?challenge=" + url.QueryEscape(id), nil
+}
+
 // loginPage shows and handles the minimal email + password sign-in.
 func (p *Provider) loginPage(c *gin.Context) {
 	ctx := c.Request.Context()

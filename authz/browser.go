@@ -21,16 +21,10 @@ func randomToken() string {
 }
 
 // page renders a server page with a fresh CSP nonce for its style element.
-func (p *Provider) page(c *gin.Context, status int, render func(nonce string, buf *bytes.Buffer) error) {
-	nonce := randomToken()
-	var buf bytes.Buffer
-	if err := render(nonce, &buf); err != nil {
+func (p *Provider) page(c *gin.Context, status int, fill func(nonce string, buf *bytes.Buffer) error) {
+	if err := render.Write(c.Writer, status, fill); err != nil {
 		p.opts.Logger.ErrorContext(c.Request.Context(), "render page", "err", err)
-		c.String(http.StatusInternalServerError, "The page could not be shown.")
-		return
 	}
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // errorPage shows a public message; the cause goes to the log only.

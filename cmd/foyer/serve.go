@@ -22,6 +22,8 @@ import (
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
+	"github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates"
@@ -79,6 +81,8 @@ type server struct {
 	ready           *web.Readiness
 	keys            *keys.Manager
 	provider        *authz.Provider
+	mail            *mail.Worker
+	limiter         *ratelimit.Limiter
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
 	// here and get a 503 at once while the database is away.
@@ -102,6 +106,18 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	pages, err := render.New(templates.FS)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
+	}
+	sender, devMail, err := mailSender(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	worker, err := mail.NewWorker(mail.WorkerOptions{Outbox: store, Sender: sender, Logger: log, Registerer: metrics.Registerer()})
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := ratelimit.New(ratelimit.Options{Store: store, HashKey: ratelimit.DeriveKey(key)})
+	if err != nil {
+		return nil, err
 	}
 	provider, err := authz.New(authz.Options{
 		Issuer:           cfg.Issuer,
@@ -129,6 +145,8 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 		ready:           web.NewReadiness(store, log),
 		keys:            km,
 		provider:        provider,
+		mail:            worker,
+		limiter:         limiter,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
@@ -150,6 +168,10 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	e.GET("/metrics", metrics.Handler())
 	// Served from memory: verifiers keep working while the database is away.
 	e.GET("/.well-known/jwks.json", authz.JWKS(s.keys))
+	if devMail != nil && cfg.Dev {
+		// Every message Foyer sent, for a developer without a mail server.
+		e.GET("/dev/mailbox", gin.WrapH(devMail.Handler()))
+	}
 	s.api = e.Group("", s.ready.RequireDatabase())
 	// Browser pages replace the API CSP with a nonce-based one per page.
 	s.provider.Mount(e.Group("", s.ready.RequireDatabase()), s.api)
@@ -175,6 +197,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go s.keys.Run(background)
 	go s.provider.Sweep(background, time.Minute)
 	go s.provider.FollowRevocations(background)
+	go s.mail.Run(background)
+	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -222,4 +246,34 @@ func deriveKey(key []byte, purpose string) []byte {
 		panic(fmt.Sprintf("hkdf: %v", err)) // only for absurd lengths
 	}
 	return k
+}
+
+// mailSender sends through SMTP when smtp.url is set; otherwise every
+// message goes to the log (and, with --dev, to /dev/mailbox).
+func mailSender(cfg config.Config, log *slog.Logger) (mail.Sender, *mail.DevSender, error) {
+	if cfg.SMTP.URL == "" {
+		dev := mail.NewDevSender(log)
+		return dev, dev, nil
+	}
+	s, err := mail.NewSMTPSender(mail.SMTPOptions{URL: cfg.SMTP.URL, From: cfg.SMTP.From})
+	if err != nil {
+		return nil, nil, fmt.Errorf("smtp.url: %w", err)
+	}
+	return s, nil, nil
+}
+
+// sweep runs clean every interval until ctx is done, logging failures.
+func sweep(ctx context.Context, log *slog.Logger, what string, interval time.Duration, clean func(context.Context) (int64, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := clean(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweep "+what, "err", err)
+			}
+		}
+	}
 }

@@ -204,3 +204,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDevMailbox: with --dev and no SMTP server, /dev/mailbox shows what
+// Foyer sent; outside --dev the page does not exist.
+func TestDevMailbox(t *testing.T) {
+	for _, tc := range []struct {
+		dev  bool
+		want int
+	}{{true, http.StatusOK}, {false, http.StatusNotFound}} {
+		store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "foyer.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		if _, err := store.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(t)
+		cfg.Dev = tc.dev
+		cfg.Secrets.EncryptionKey = testEncryptionKey
+		s, err := newServer(cfg, discard(), store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, _ := startServer(t, s)
+		if got := get(t, base+"/dev/mailbox"); got != tc.want {
+			t.Errorf("dev=%v: GET /dev/mailbox = %d, want %d", tc.dev, got, tc.want)
+		}
+	}
+}

@@ -62,6 +62,10 @@ func knownMethod(m string) string {
 	return "other"
 }
 
+// Registerer is this registry, for features that register their own
+// metrics (the mail worker).
+func (m *Metrics) Registerer() prometheus.Registerer { return m.registry }
+
 // Counter registers a counter vector on this registry, for features to
 // count their own events.
 func (m *Metrics) Counter(name, help string, labels ...string) *prometheus.CounterVec {
