@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2/clientcredentials"
@@ -250,6 +251,33 @@ func TestKeysAcrossInstances(t *testing.T) {
 		})
 	}
 	crossVerify("after the rotation", oldToken, tokenFrom(bases[0]), tokenFrom(bases[1]))
+
+	// A grant revoked on one instance is refused by the other once it
+	// reloads its revocation list (every second), and at once by the first.
+	live := tokenFrom(bases[1])
+	req, _ := http.NewRequest(http.MethodPost, bases[0]+"/oauth2/revoke", strings.NewReader("token="+oldToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(m.ID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke on instance 0 = %d", resp.StatusCode)
+	}
+	machine := &client{m.ID, secret}
+	if got := introspect(t, bases[0], oldToken, machine); got["active"] != false {
+		t.Errorf("instance 0 right after revoking: %v, want inactive", got)
+	}
+	revokedAt := time.Now()
+	waitFor(t, "instance 1 refuses the revoked token", func() bool {
+		return introspect(t, bases[1], oldToken, machine)["active"] == false
+	})
+	t.Logf("instance 1 refused the token revoked on instance 0 after %s", time.Since(revokedAt).Round(time.Millisecond))
+	if got := introspect(t, bases[1], live, machine); got["active"] != true {
+		t.Errorf("another grant's token on instance 1: %v, want active", got)
+	}
 }
 
 func jwksKids(t *testing.T, base string) []string {
