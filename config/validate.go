@@ -97,14 +97,19 @@ const (
 // rotation period is out of range (a problem of its own) the longest valid
 // one stands in for it, so that a prepublish no rotation period allows is
 // still reported.
+// minPrepublish is twice the keys' refresh interval on every instance.
+const minPrepublish = 10 * time.Second
+
 func prepublishProblem(prepublish, rotation time.Duration) string {
 	limit := fmt.Sprintf("the rotation period (%s)", shortDuration(rotation))
 	if rotation < minRotation || rotation > maxRotation {
 		rotation = maxRotation
 		limit = fmt.Sprintf("the rotation period (at most %s)", shortDuration(maxRotation))
 	}
-	if prepublish < 2*time.Second || prepublish >= rotation {
-		return fmt.Sprintf("must be at least 2s and less than %s, got %s", limit, shortDuration(prepublish))
+	// Every instance re-reads the keys every 5 s: a shorter window would let
+	// one instance sign with a key another does not publish yet.
+	if prepublish < minPrepublish || prepublish >= rotation {
+		return fmt.Sprintf("must be at least %s and less than %s, got %s", shortDuration(minPrepublish), limit, shortDuration(prepublish))
 	}
 	return ""
 }

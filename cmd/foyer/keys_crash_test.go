@@ -37,7 +37,7 @@ const (
 	f3Iterations = 30
 	// f3Prepublish is the shortest pre-publication window config allows; it
 	// lets the final, unforced rotation happen within the test.
-	f3Prepublish = 2 * time.Second
+	f3Prepublish = 10 * time.Second
 	// f3AccessTTL is the default access-token lifetime; a retired key must
 	// stay published at least that long.
 	f3AccessTTL = 15 * time.Minute
