@@ -31,6 +31,10 @@ import (
 // prompt=select_account puts GET /select-account before consent: "Continue
 // as …" resumes the flow, "Use another account" goes to GET /login.
 //
+// The sign-in pages at /login are package signin's: they read the challenge
+// with LoginChallenge and, once the person signed in, CompleteLogin records
+// it and names the URL that resumes the flow.
+//
 // A challenge stores the validated authorization request, so the flow can
 // resume after sign-in or consent without trusting the browser with it.
 
@@ -356,53 +360,6 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string) (next string, e
 		return "", err
 	}
 	return "/oauth2/authorize/continue?challenge=" + url.QueryEscape(id), nil
-}
-
-// loginPage shows and handles the minimal email + password sign-in.
-func (p *Provider) loginPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	st, ok := p.beginStep(c, false)
-	if !ok {
-		return
-	}
-	id, ch, clientID := st.id, st.ch, st.clientID
-	data := render.LoginPage{Challenge: id, Action: "/login", ClientName: p.clientName(ctx, clientID),
-		Email: ch.Form.Get("login_hint")} // OIDC Core §3.1.2.1: pre-fill, never trust
-	if c.Request.Method == http.MethodPost {
-		if !p.opts.Sessions.CheckCSRF(c) {
-			p.errorPage(c, http.StatusForbidden, "Please try again", "This form expired. Go back and sign in again.", nil)
-			return
-		}
-		data.Email = c.PostForm("email")
-		userID, err := p.opts.Authenticator.Authenticate(ctx, data.Email, c.PostForm("password"))
-		if err == nil {
-			if _, err := p.opts.Sessions.Start(c, userID, []string{"pwd"}); err != nil {
-				p.unavailable(c, err)
-				return
-			}
-			ch.LoggedInAt = p.now()
-			if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
-				p.unavailable(c, err)
-				return
-			}
-			c.Redirect(http.StatusSeeOther, "/oauth2/authorize/continue?challenge="+url.QueryEscape(id))
-			return
-		}
-		if errors.Is(err, storage.ErrUnavailable) {
-			p.unavailable(c, err)
-			return
-		}
-		data.Error = "The email or password is not right."
-	}
-	data.Page.CSRFToken = p.opts.Sessions.CSRFToken(c)
-	status := http.StatusOK
-	if data.Error != "" {
-		status = http.StatusUnauthorized
-	}
-	p.page(c, status, func(nonce string, buf *bytes.Buffer) error {
-		data.Page.Nonce = nonce
-		return p.opts.Pages.Login(buf, data)
-	})
 }
 
 // consentPage asks the signed-in person to allow the client.

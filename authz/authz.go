@@ -26,8 +26,8 @@ type Provider struct {
 // New builds the provider.
 func New(o Options) (*Provider, error) {
 	switch {
-	case o.Issuer == "" || o.SigningAlgorithm == "" || o.Store == nil || o.Keys == nil || o.Pages == nil || o.Authenticator == nil || o.Sessions == nil:
-		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages, Authenticator and Sessions are required")
+	case o.Issuer == "" || o.SigningAlgorithm == "" || o.Store == nil || o.Keys == nil || o.Pages == nil || o.Sessions == nil:
+		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages and Sessions are required")
 	case len(o.HMACSecret) < 32:
 		return nil, errors.New("authz: HMACSecret must be at least 32 bytes")
 	}
@@ -72,8 +72,6 @@ func (p *Provider) Mount(browser, api gin.IRouter) {
 	browser.GET("/oauth2/authorize", p.authorize)
 	browser.POST("/oauth2/authorize", p.authorize)
 	browser.GET("/oauth2/authorize/continue", p.resume)
-	browser.GET("/login", p.loginPage)
-	browser.POST("/login", p.loginPage)
 	browser.GET("/consent", p.consentPage)
 	browser.POST("/consent", p.consentPage)
 	browser.GET("/oauth2/logout", p.logout)

@@ -26,12 +26,6 @@ type SecretVerifier interface {
 	Verify(secret, stored string) bool
 }
 
-// Authenticator checks a person's email and password (idp implements it;
-// cmd passes it in).
-type Authenticator interface {
-	Authenticate(ctx context.Context, email, password string) (userID string, err error)
-}
-
 // Options configure the provider. cmd fills them from configuration.
 type Options struct {
 	Issuer string
@@ -43,7 +37,6 @@ type Options struct {
 	// HMACSecret (32 bytes) keys the signatures of codes, refresh tokens
 	// and opaque access tokens, which are what storage keeps.
 	HMACSecret     []byte
-	Authenticator  Authenticator
 	Pages          *render.Renderer
 	AccessTokenTTL time.Duration
 	IDTokenTTL     time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type Options struct {
 	Store          DirectoryStore
 	PasswordParams password.Params  // zero means password.DefaultParams
 	Now            func() time.Time // zero means time.Now
+	Logger         *slog.Logger     // nil means no logs
 }
 
 // Directory creates users and organizations and manages memberships.
@@ -32,18 +34,22 @@ type Directory struct {
 	store     DirectoryStore
 	params    password.Params
 	now       func() time.Time
+	logger    *slog.Logger
 	decoyOnce sync.Once
 	decoy     string
 }
 
 // NewDirectory returns a Directory over opts.Store.
 func NewDirectory(opts Options) *Directory {
-	d := &Directory{store: opts.Store, params: opts.PasswordParams, now: opts.Now}
+	d := &Directory{store: opts.Store, params: opts.PasswordParams, now: opts.Now, logger: opts.Logger}
 	if d.params == (password.Params{}) {
 		d.params = password.DefaultParams
 	}
 	if d.now == nil {
 		d.now = time.Now
+	}
+	if d.logger == nil {
+		d.logger = slog.New(slog.DiscardHandler)
 	}
 	return d
 }
@@ -59,6 +65,35 @@ type NewUser struct {
 
 // CreateUser validates in, hashes the password and stores the user.
 func (d *Directory) CreateUser(ctx context.Context, in NewUser) (storage.User, error) {
+	u, err := d.newUser(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	u, err = d.store.CreateUser(ctx, u)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return storage.User{}, &FieldError{Field: "email", Message: "is already used by another account", Err: err}
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// PrepareSignUp checks a sign-up (email, optional name, password under the
+// policy) and returns the new user, unverified, with an ID and the
+// password hashed, but does not store it: the sign-up page stores it in
+// one transaction with the verification link and its email, and the
+// hashing (tens of milliseconds) stays outside that transaction. Bad input
+// is a *FieldError.
+func (d *Directory) PrepareSignUp(email, name, pw string) (storage.User, error) {
+	if pw == "" {
+		return storage.User{}, &FieldError{Field: "password", Message: "is required"}
+	}
+	return d.newUser(NewUser{Email: email, Name: name, Password: pw})
+}
+
+// newUser validates in and returns the record to store.
+func (d *Directory) newUser(in NewUser) (storage.User, error) {
 	if err := ValidateEmail(in.Email); err != nil {
 		return storage.User{}, err
 	}
@@ -67,13 +102,13 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (storage.User, e
 	}
 	var hash string
 	if in.Password != "" {
-		if err := validatePassword(in.Password); err != nil {
+		var err error
+		if hash, err = d.HashPassword(in.Password); err != nil {
 			return storage.User{}, err
 		}
-		hash = password.Hash(in.Password, d.params)
 	}
 	now := d.now()
-	u, err := d.store.CreateUser(ctx, storage.User{
+	return storage.User{
 		ID:            storage.NewID(storage.PrefixUser),
 		Email:         in.Email,
 		EmailVerified: in.EmailVerified,
@@ -82,14 +117,37 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (storage.User, e
 		Admin:         in.Admin,
 		CreatedAt:     now,
 		UpdatedAt:     now,
-	})
-	if errors.Is(err, storage.ErrAlreadyExists) {
-		return storage.User{}, &FieldError{Field: "email", Message: "is already used by another account", Err: err}
+	}, nil
+}
+
+// HashPassword applies the password policy (LG-06) to a new password and
+// returns its hash to store; a refused password is a *FieldError on
+// "password". Callers store the hash themselves, so that changing a
+// password can share a transaction with ending sessions and the notice
+// email.
+func (d *Directory) HashPassword(pw string) (string, error) {
+	if err := validatePassword(pw); err != nil {
+		return "", err
 	}
+	return password.Hash(pw, d.params), nil
+}
+
+// CheckPassword reports whether pw is the user's current password, as the
+// account page asks before changing it. A user without a password has
+// none to match. ErrNotFound (wrapped) for an unknown user.
+func (d *Directory) CheckPassword(ctx context.Context, userID, pw string) (bool, error) {
+	u, err := d.store.GetUser(ctx, userID)
 	if err != nil {
-		return storage.User{}, fmt.Errorf("create user: %w", err)
+		return false, fmt.Errorf("check password: %w", err)
 	}
-	return u, nil
+	if u.PasswordHash == "" {
+		return false, nil
+	}
+	ok, err := password.Verify(pw, u.PasswordHash)
+	if err != nil {
+		return false, fmt.Errorf("check password of %s: %w", userID, err)
+	}
+	return ok, nil
 }
 
 // CreateOrganization validates and stores a new organization.
@@ -183,7 +241,9 @@ var ErrBadCredentials = errors.New("wrong email or password")
 
 // Authenticate checks an email and password and returns the user's ID. An
 // unknown email costs the same hashing work as a known one, so timing does
-// not reveal which accounts exist. Rate limiting comes with the sign-in work.
+// not reveal which accounts exist. The caller rate-limits. A right password
+// whose hash was made with other parameters than the current ones is
+// hashed again under them, so stored hashes follow a change of parameters.
 func (d *Directory) Authenticate(ctx context.Context, email, pw string) (string, error) {
 	u, err := d.store.GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -197,7 +257,30 @@ func (d *Directory) Authenticate(ctx context.Context, email, pw string) (string,
 	if err != nil || u.PasswordHash == "" || verr != nil || !ok {
 		return "", ErrBadCredentials
 	}
+	if password.NeedsRehash(u.PasswordHash, d.params) {
+		d.rehash(ctx, u, pw)
+	}
 	return u.ID, nil
+}
+
+// errPasswordChanged stops a rehash when the password changed meanwhile.
+var errPasswordChanged = errors.New("password changed since it was checked")
+
+// rehash stores pw, just proved right for u, hashed under the current
+// parameters. It leaves a password changed meanwhile alone, and a failure
+// only keeps the old hash, which still verifies: the sign-in goes on.
+func (d *Directory) rehash(ctx context.Context, u storage.User, pw string) {
+	hash := password.Hash(pw, d.params)
+	_, err := d.store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {
+		if cur.PasswordHash != u.PasswordHash {
+			return cur, errPasswordChanged
+		}
+		cur.PasswordHash = hash
+		return cur, nil
+	})
+	if err != nil && !errors.Is(err, errPasswordChanged) {
+		d.logger.WarnContext(ctx, "rehash password", "user_id", u.ID, "err", err)
+	}
 }
 
 // decoyHash is a hash of a random password under the current parameters,

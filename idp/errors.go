@@ -13,6 +13,10 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// FieldMessage returns the field and the message, for a page that shows
+// the message next to its field without importing idp.
+func (e *FieldError) FieldMessage() (field, message string) { return e.Field, e.Message }
+
 // LogValue logs a client mistake with its field; such errors are Info, not Error.
 func (e *FieldError) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("field", e.Field), slog.String("message", e.Message))

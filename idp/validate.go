@@ -5,10 +5,12 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/foyerdev/foyer/idp/password"
 )
 
 // Limits on free text. Emails follow RFC 5321's 254-octet path limit;
-// passwords are capped so hashing cost stays bounded.
+// passwords are capped at 256 characters, far above any passphrase.
 const (
 	maxEmailLen       = 254
 	maxNameLen        = 200
@@ -16,6 +18,7 @@ const (
 	maxPasswordLen    = 256
 	maxSlugLen        = 63
 	minPasswordLenMsg = "must be at least 8 characters"
+	commonPasswordMsg = "This password is too common. Choose another."
 )
 
 // ValidateEmail checks that email is one bare address (no display name, no
@@ -71,12 +74,20 @@ func validateName(field, name string, required bool) error {
 	return nil
 }
 
+// validatePassword applies the password policy wherever a password is set
+// (SECURITY.md LG-06, NIST SP 800-63B §5.1.1.2): 8 to 256 characters, any
+// characters, no composition rules, and not one of the most common
+// passwords. Nothing is trimmed, truncated or case-folded: the password
+// hashed is the password typed. It is never applied at sign-in, so a
+// password set before a policy change still works.
 func validatePassword(pw string) error {
 	switch n := utf8.RuneCountInString(pw); {
 	case n < minPasswordLen:
 		return &FieldError{Field: "password", Message: minPasswordLenMsg}
-	case len(pw) > maxPasswordLen:
-		return &FieldError{Field: "password", Message: "must be at most 256 bytes"}
+	case n > maxPasswordLen:
+		return &FieldError{Field: "password", Message: "must be at most 256 characters"}
+	case password.IsCommon(pw):
+		return &FieldError{Field: "password", Message: commonPasswordMsg}
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type Store interface {
 	AssertionJTIs
 	Outbox
 	RateLimits
+	OneTimeTokens
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

@@ -17,11 +17,15 @@
 // Form field names the handlers read:
 //
 //	csrf_token       every form (from layout.html's "csrf")
-//	challenge        every form: the opaque login, consent or logout challenge
-//	email, password  login.html
+//	challenge        every form but magic_link.html's: the opaque login,
+//	                 consent or logout challenge
+//	email            login_identifier.html; login_password.html (both forms)
+//	password         login_password.html
+//	token            magic_link.html: the emailed link's token
 //	organization     select_org.html: the chosen organization's ID
 //	decision         consent.html: "allow" or "deny";
 //	                 select_account.html: "continue" or "another"
 //
-// Forms post to the page's own URL unless the data sets Action.
+// Forms post to the page's own URL unless the data sets Action; the sign-in
+// pages post to fixed /login… routes.
 package templates

@@ -7,7 +7,8 @@ import (
 
 func TestFS(t *testing.T) {
 	if err := fstest.TestFS(FS,
-		"layout.html", "login.html", "consent.html", "select_org.html", "select_account.html",
+		"layout.html", "consent.html", "select_org.html", "select_account.html",
+		"login_identifier.html", "login_password.html", "check_email.html", "magic_link.html",
 		"error.html", "logout.html", "logged_out.html",
 	); err != nil {
 		t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 )
 
 // TestBrowserSignInPage walks the authorization code flow in headless
-// Chromium as a person would: the sign-in page, the consent page, and back to
-// the relying party with a code. It saves screenshots of both pages and
+// Chromium as a person would: the two sign-in steps, the consent page, and
+// back to the relying party with a code. It saves screenshots of the pages and
 // checks that they break nothing, Content-Security-Policy included.
 func TestBrowserSignInPage(t *testing.T) {
 	e := newOIDCEnv(t, "embedded")
@@ -40,8 +40,14 @@ func TestBrowserSignInPage(t *testing.T) {
 	b.Screenshot("sign-in")
 
 	b.Fill("#email", e.email)
-	b.Fill("#password", e.pass)
 	b.Click("button[type=submit]")
+	b.WaitVisible("#password")
+	if got := b.Text("main"); !strings.Contains(got, e.email) || !strings.Contains(got, "Email me a sign-in link") {
+		t.Errorf("password step does not show the email and the other way in:\n%s", got)
+	}
+	b.Screenshot("sign-in-password")
+	b.Fill("#password", e.pass)
+	b.Click(`form[action="/login/password"] button`)
 	b.WaitVisible("button[value=allow]") // only the consent page has it
 	if got := b.Text("main"); !strings.Contains(got, "Web App") || !strings.Contains(got, "See your email address") {
 		t.Errorf("consent page does not say who asks for what:\n%s", got)

@@ -117,12 +117,7 @@ func TestSecurityConsentBelongsToItsUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		form := formFields(t, read(t, resp))
-		form.Set("email", email)
-		form.Set("password", pass)
-		if resp, err = b.PostForm(e.issuer+"/login", form); err != nil {
-			t.Fatal(err)
-		}
+		resp = signInWithPassword(t, b, e.issuer, read(t, resp), email, pass)
 		page = read(t, resp)
 		if resp.Request.URL.Path != "/consent" || !strings.Contains(page, "Signed in as "+email) {
 			t.Fatalf("after %s signs in: at %s, want the consent page:\n%s", email, resp.Request.URL, page)

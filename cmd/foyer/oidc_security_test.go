@@ -220,13 +220,12 @@ func (e *secEnv) drive(t *testing.T, b *http.Client, authURL string) reply {
 		if resp.StatusCode != http.StatusOK || path != "/login" && path != "/consent" {
 			break
 		}
-		form := formFields(t, read(t, resp))
 		if path == "/login" {
-			form.Set("email", e.email)
-			form.Set("password", e.pass)
-		} else {
-			form.Set("decision", "allow")
+			resp = signInWithPassword(t, b, e.issuer, read(t, resp), e.email, e.pass)
+			continue
 		}
+		form := formFields(t, read(t, resp))
+		form.Set("decision", "allow")
 		resp, err = b.PostForm(e.issuer+path, form)
 	}
 	if err != nil {
@@ -399,12 +398,7 @@ func TestSecurityAuthorizeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := formFields(t, read(t, resp))
-	form.Set("email", e.email)
-	form.Set("password", e.pass)
-	if resp, err = noConsent.PostForm(e.issuer+"/login", form); err != nil {
-		t.Fatal(err)
-	}
+	resp = signInWithPassword(t, noConsent, e.issuer, read(t, resp), e.email, e.pass)
 	if page := read(t, resp); resp.Request.URL.Path != "/consent" {
 		t.Fatalf("after sign-in the browser is at %s, want the consent page:\n%s", resp.Request.URL, page)
 	}

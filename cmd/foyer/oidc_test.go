@@ -84,6 +84,13 @@ func openTestStore(t *testing.T, backend string) (storage.Store, []string) {
 
 func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	t.Helper()
+	return newOIDCEnvWith(t, backend, "", seams{})
+}
+
+// newOIDCEnvWith is newOIDCEnv sending email to smtpURL (the dev log when
+// empty) and wired with seams.
+func newOIDCEnvWith(t *testing.T, backend, smtpURL string, seams seams) *oidcEnv {
+	t.Helper()
 	ctx := t.Context()
 	store, dbEnv := openTestStore(t, backend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,6 +100,7 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	cfg := testConfig(t)
 	cfg.Issuer = "http://" + ln.Addr().String()
 	cfg.Secrets.EncryptionKey = testEncryptionKey
+	cfg.SMTP.URL = smtpURL
 
 	env := &oidcEnv{issuer: cfg.Issuer, store: store, dbEnv: dbEnv, email: "alice@example.com", pass: "correct horse battery"}
 	if _, err := idp.NewDirectory(idp.Options{Store: store}).CreateUser(ctx, idp.NewUser{
@@ -117,7 +125,7 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 	}
 	env.machine = &client{m.ID, secret}
 
-	s, err := newServer(cfg, discard(), store)
+	s, err := newServerWith(cfg, discard(), store, seams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,14 +191,7 @@ func (e *oidcEnv) signIn(t *testing.T, b *http.Client, authURL string, consent b
 		t.Fatal(err)
 	}
 	if resp.Request.URL.Path == "/login" {
-		page := read(t, resp)
-		form := formFields(t, page)
-		form.Set("email", e.email)
-		form.Set("password", e.pass)
-		resp, err = b.PostForm(e.issuer+"/login", form)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp = signInWithPassword(t, b, e.issuer, read(t, resp), e.email, e.pass)
 	}
 	if resp.Request.URL.Path == "/consent" {
 		page := read(t, resp)

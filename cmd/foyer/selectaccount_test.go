@@ -148,12 +148,7 @@ func TestPromptSelectAccount(t *testing.T) {
 	}
 	// Bob signs in (replacing alice's session) and, new to the client,
 	// consents.
-	form = formFields(t, page)
-	form.Set("email", bobEmail)
-	form.Set("password", bobPass)
-	if resp, err = b.PostForm(e.issuer+"/login", form); err != nil {
-		t.Fatal(err)
-	}
+	resp = signInWithPassword(t, b, e.issuer, page, bobEmail, bobPass)
 	page = read(t, resp)
 	if resp.Request.URL.Path != "/consent" || !strings.Contains(page, "Signed in as "+bobEmail) {
 		t.Fatalf("after bob signs in: at %s, want bob's consent page:\n%s", resp.Request.URL, page)

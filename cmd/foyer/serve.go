@@ -25,6 +25,7 @@ import (
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
+	"github.com/foyerdev/foyer/signin"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates"
 	"github.com/foyerdev/foyer/templates/render"
@@ -83,6 +84,7 @@ type server struct {
 	provider        *authz.Provider
 	mail            *mail.Worker
 	limiter         *ratelimit.Limiter
+	signin          *signin.Service
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
 	// here and get a 503 at once while the database is away.
@@ -90,6 +92,25 @@ type server struct {
 }
 
 func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*server, error) {
+	return newServerWith(cfg, log, store, seams{})
+}
+
+// seams let tests look inside the wiring; the zero value is production.
+type seams struct {
+	// now is the clock of the sign-in pages and their rate limits
+	// (default time.Now): tests move it on to see locks and links expire.
+	// The outbox keeps the real one: its worker polls by it.
+	now func() time.Time
+	// accounts, when set, wraps the password check the sign-in pages use
+	// (to count the checks).
+	accounts func(signin.Accounts) signin.Accounts
+}
+
+func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, seams seams) (*server, error) {
+	now := seams.now
+	if now == nil {
+		now = time.Now
+	}
 	metrics := web.NewMetrics()
 	transitions := metrics.Counter("foyer_signing_key_transitions_total",
 		"Signing key state changes by transition (created, activated, retired, removed, revoked).", "transition")
@@ -115,10 +136,22 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := ratelimit.New(ratelimit.Options{Store: store, HashKey: ratelimit.DeriveKey(key)})
+	limiter, err := ratelimit.New(ratelimit.Options{Store: store, HashKey: ratelimit.DeriveKey(key), Now: now})
 	if err != nil {
 		return nil, err
 	}
+	emails, err := render.NewEmails(templates.FS)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	var accounts signin.Accounts = idp.NewDirectory(idp.Options{Store: store})
+	if seams.accounts != nil {
+		accounts = seams.accounts(accounts)
+	}
+	sessions := session.New(session.Options{
+		Store: store, Secure: strings.HasPrefix(cfg.Issuer, "https://"),
+		IdleTimeout: cfg.Sessions.IdleTimeout, AbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
+	})
 	provider, err := authz.New(authz.Options{
 		Issuer:           cfg.Issuer,
 		SigningAlgorithm: cfg.Keys.Algorithm,
@@ -126,15 +159,30 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 		Keys:             km,
 		Secrets:          clients.NewSecretHasher(clients.DeriveKey(key)),
 		HMACSecret:       deriveKey(key, "foyer token hmac v1"),
-		Authenticator:    idp.NewDirectory(idp.Options{Store: store}),
 		Pages:            pages,
 		AccessTokenTTL:   cfg.Tokens.AccessTokenTTL,
 		IDTokenTTL:       cfg.Tokens.IDTokenTTL,
-		Sessions: session.New(session.Options{
-			Store: store, Secure: strings.HasPrefix(cfg.Issuer, "https://"),
-			IdleTimeout: cfg.Sessions.IdleTimeout, AbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
-		}),
-		Logger: log,
+		Sessions:         sessions,
+		Logger:           log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := signin.New(signin.Options{
+		Issuer:         cfg.Issuer,
+		Store:          store,
+		Accounts:       accounts,
+		Authorizations: provider,
+		Sessions:       sessions,
+		Limiter:        limiter,
+		Policies:       ratelimit.DefaultPolicies(),
+		Mailer:         mail.NewMailer(mail.MailerOptions{Outbox: store, Worker: worker}),
+		Emails:         emails,
+		Templates:      templates.FS,
+		TokenKey:       deriveKey(key, "foyer one-time token hmac v1"),
+		SignupMode:     cfg.Signup.Mode,
+		Logger:         log,
+		Now:            now,
 	})
 	if err != nil {
 		return nil, err
@@ -147,6 +195,7 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 		provider:        provider,
 		mail:            worker,
 		limiter:         limiter,
+		signin:          signIn,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
@@ -174,7 +223,9 @@ func newServer(cfg config.Config, log *slog.Logger, store storage.Store) (*serve
 	}
 	s.api = e.Group("", s.ready.RequireDatabase())
 	// Browser pages replace the API CSP with a nonce-based one per page.
-	s.provider.Mount(e.Group("", s.ready.RequireDatabase()), s.api)
+	browser := e.Group("", s.ready.RequireDatabase())
+	s.provider.Mount(browser, s.api)
+	s.signin.Mount(browser)
 	return s, nil
 }
 
@@ -199,6 +250,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go s.provider.FollowRevocations(background)
 	go s.mail.Run(background)
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
+	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

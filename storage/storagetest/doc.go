@@ -25,7 +25,9 @@
 // windows and lockouts, where of 50 concurrent attempts against a limit of
 // 5 exactly 5 go ahead (SECURITY.md LG-04); the email outbox, whose
 // concurrent claimers never get the same message and whose messages commit
-// or roll back with the caller's transaction (SECURITY.md F6); transactions
+// or roll back with the caller's transaction (SECURITY.md F6); one-time
+// tokens of emailed links, where a newer link supersedes the earlier ones
+// and of concurrent uses exactly one succeeds (ML-02, ML-03); transactions
 // carried in a context, whose writes other connections see only after
 // Commit and never after Rollback; compare-and-swap updates under
 // concurrency, including instances bootstrapping a signing key at once; and

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"AssertionJTIs", assertionJTITests()},
 		{"Outbox", outboxTests()},
 		{"RateLimits", rateLimitTests()},
+		{"OneTimeTokens", oneTimeTokenTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},

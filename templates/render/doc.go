@@ -4,7 +4,7 @@
 // parse, or does not execute with its data type; after that, rendering a
 // page can fail only on a bug in a template or on the writer.
 //
-// Each page has a typed method and a data struct (LoginPage, ConsentPage,
+// Each page has a typed method and a data struct (ConsentPage, ErrorPage,
 // …) that embeds Page, whose fields the shared layout uses: the CSRF token
 // becomes the hidden csrf_token field of every form, and the CSP nonce goes
 // on the page's only <style> element, so the browser group can send

@@ -23,30 +23,6 @@ func (p Page) withTitle(def string) Page {
 	return p
 }
 
-// LoginPage is the password sign-in form. It posts the fields email,
-// password, challenge and csrf_token.
-type LoginPage struct {
-	Page
-	// Action is the URL the form posts to; empty means the page's own URL.
-	Action string
-	// Challenge is the opaque login challenge, sent back as "challenge".
-	Challenge string
-	// ClientName, when set, adds "to continue to <ClientName>".
-	ClientName string
-	// Email pre-fills the email field, as typed before a failed attempt.
-	Email string
-	// Error is a message about the whole form, such as wrong credentials.
-	Error string
-	// EmailError and PasswordError are shown next to their fields.
-	EmailError, PasswordError string
-}
-
-// Login renders the sign-in page (default title "Sign in").
-func (r *Renderer) Login(w io.Writer, d LoginPage) error {
-	d.Page = d.Page.withTitle("Sign in")
-	return r.login.execute(w, d)
-}
-
 // Scope is one requested scope as the consent page lists it.
 type Scope struct {
 	// Name is the scope as requested, such as "email".

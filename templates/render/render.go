@@ -16,7 +16,7 @@ const layoutFile = "layout.html"
 // Renderer holds one parsed template set per page. It is safe for
 // concurrent use.
 type Renderer struct {
-	login, consent, selectOrg, selectAccount, errorPage, logout, loggedOut page
+	consent, selectOrg, selectAccount, errorPage, logout, loggedOut page
 }
 
 // page is one page file parsed together with the layout.
@@ -36,7 +36,6 @@ func New(fsys fs.FS) (*Renderer, error) {
 		// so escaping errors and unknown fields show up at start-up.
 		zero any
 	}{
-		{&r.login, "login.html", LoginPage{}},
 		{&r.consent, "consent.html", ConsentPage{}},
 		{&r.selectOrg, "select_org.html", SelectOrgPage{}},
 		{&r.selectAccount, "select_account.html", SelectAccountPage{}},

@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.html from the
 
 // pageFiles are the files New requires.
 var pageFiles = []string{
-	"layout.html", "login.html", "consent.html", "select_org.html", "select_account.html",
+	"layout.html", "consent.html", "select_org.html", "select_account.html",
 	"error.html", "logout.html", "logged_out.html",
 }
 
@@ -41,16 +41,6 @@ type pageCase struct {
 
 func cases() []pageCase {
 	return []pageCase{
-		{"login", true, func(r *render.Renderer, w io.Writer) error {
-			return r.Login(w, render.LoginPage{Page: common, Challenge: "lc_123", ClientName: "Acme Notes"})
-		}},
-		{"login_errors", true, func(r *render.Renderer, w io.Writer) error {
-			return r.Login(w, render.LoginPage{
-				Page: common, Challenge: "lc_123", Action: "/login",
-				Email: "ada@example.com", Error: "Wrong email or password.",
-				EmailError: "Enter an email address like name@example.com.", PasswordError: "Enter your password.",
-			})
-		}},
 		{"consent", true, func(r *render.Renderer, w io.Writer) error {
 			return r.Consent(w, render.ConsentPage{
 				Page: common, Challenge: "cc_456", ClientName: "Acme Notes",
@@ -224,10 +214,10 @@ func TestNewFails(t *testing.T) {
 		{
 			name: "every broken page is reported",
 			change: func(m fstest.MapFS) {
-				delete(m, "login.html")
+				delete(m, "consent.html")
 				m["select_org.html"] = file(`{{define "content"}}{{range .Organizations}}{{end}`)
 			},
-			want: []string{"login.html", "select_org.html"},
+			want: []string{"consent.html", "select_org.html"},
 		},
 	}
 	// One case per page: a missing page stops start-up.
@@ -304,12 +294,6 @@ func TestEscapesUserValues(t *testing.T) {
 		// title and the nonce, then each field as the page shows it.
 		min int
 	}{
-		{"login", func(w io.Writer) error {
-			return r.Login(w, render.LoginPage{
-				Page: page, Challenge: evil, ClientName: evil, Email: evil,
-				Error: evil, EmailError: evil, PasswordError: evil,
-			})
-		}, 9},
 		{"consent", func(w io.Writer) error {
 			return r.Consent(w, render.ConsentPage{
 				Page: page, Challenge: evil, ClientName: evil,
@@ -357,7 +341,7 @@ func TestEscapesUserValues(t *testing.T) {
 func TestUnsafeActionURL(t *testing.T) {
 	r := newRenderer(t)
 	var buf bytes.Buffer
-	if err := r.Login(&buf, render.LoginPage{Action: "javascript:alert(1)"}); err != nil {
+	if err := r.Consent(&buf, render.ConsentPage{Action: "javascript:alert(1)"}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "javascript:") {
@@ -449,7 +433,6 @@ func TestFormControlsHaveLabels(t *testing.T) {
 func TestButtonsSayWhatTheyDo(t *testing.T) {
 	allowed := []string{"Sign in", "Continue", "Allow", "Deny", "Sign out", "Use another account"}
 	want := map[string][]string{
-		"login": {"Sign in"}, "login_errors": {"Sign in"},
 		"consent": {"Deny", "Allow"}, "consent_no_org": {"Deny", "Allow"},
 		"select_org": {"Continue"}, "select_org_error": {"Continue"},
 		"logout": {"Sign out"},
@@ -571,7 +554,6 @@ func TestTitles(t *testing.T) {
 		render func(io.Writer) error
 		want   string
 	}{
-		{"login default", func(w io.Writer) error { return r.Login(w, render.LoginPage{}) }, "Sign in"},
 		{"consent default", func(w io.Writer) error { return r.Consent(w, render.ConsentPage{}) }, "Allow access"},
 		{"select_org default", func(w io.Writer) error { return r.SelectOrg(w, render.SelectOrgPage{}) }, "Choose an organization"},
 		{"select_account default", func(w io.Writer) error { return r.SelectAccount(w, render.SelectAccountPage{}) }, "Choose an account"},
@@ -579,8 +561,8 @@ func TestTitles(t *testing.T) {
 		{"logout default", func(w io.Writer) error { return r.Logout(w, render.LogoutPage{}) }, "Sign out"},
 		{"logged_out default", func(w io.Writer) error { return r.LoggedOut(w, render.LoggedOutPage{}) }, "Signed out"},
 		{"title given", func(w io.Writer) error {
-			return r.Login(w, render.LoginPage{Page: render.Page{Title: "Sign in to Acme"}})
-		}, "Sign in to Acme"},
+			return r.Consent(w, render.ConsentPage{Page: render.Page{Title: "Allow Acme"}})
+		}, "Allow Acme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -592,32 +574,6 @@ func TestTitles(t *testing.T) {
 				t.Errorf("page lacks %s", want)
 			}
 		})
-	}
-}
-
-func TestLoginFieldErrors(t *testing.T) {
-	r := newRenderer(t)
-	out := renderCase(t, r, caseNamed(t, "login_errors"))
-	for _, s := range []string{
-		`<div class="alert" role="alert">Wrong email or password.</div>`,
-		`value="ada@example.com" aria-invalid="true" aria-describedby="email-error">`,
-		`<p id="email-error" class="field-error">Enter an email address like name@example.com.</p>`,
-		`aria-invalid="true" aria-describedby="password-error" autofocus>`,
-		`<p id="password-error" class="field-error">Enter your password.</p>`,
-		`type="email" autocomplete="username"`,
-		`type="password" autocomplete="current-password"`,
-		`<form method="post" action="/login">`,
-	} {
-		if !strings.Contains(out, s) {
-			t.Errorf("login page lacks %s", s)
-		}
-	}
-	// Without errors, nothing is marked invalid.
-	out = renderCase(t, r, caseNamed(t, "login"))
-	for _, s := range []string{`aria-invalid="`, `aria-describedby="`, `role="alert"`, `class="field-error"`} {
-		if strings.Contains(out, s) {
-			t.Errorf("login page without errors contains %s", s)
-		}
 	}
 }
 

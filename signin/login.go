@@ -1,0 +1,266 @@
+package signin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/foyerdev/foyer/ratelimit"
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Sign-in is identifier first. Its routes, on the browser group:
+//
+//	GET  /login[?challenge=ID]  "Sign in": email and Continue
+//	POST /login                 the second step, the same for every email
+//	                            (LG-01): a password and "Sign in", or
+//	                            "Email me a sign-in link"
+//	POST /login/password        rate limits, then the password ─┐
+//	POST /login/email-link      rate limits; a known email gets │
+//	                            a link; "Check your email"      │
+//	GET  /login/link?token=T    "Sign in as …", consumes nothing│
+//	POST /login/link            uses the link once ─────────────┤
+//	                                                            ▼
+//	               a new session, then 303 to the pending authorization
+//	               (Authorizations.CompleteLogin) or to /account
+//
+// The challenge is the authorization endpoint's opaque ID of a pending
+// authorization; every step checks it, and the browser is only ever sent
+// where CompleteLogin says (ML-07). Every POST needs the form's CSRF token
+// (SC-03), and every credential POST answers 303 (SC-08).
+
+const (
+	// accountPath is where a sign-in without a pending authorization ends.
+	accountPath = "/account"
+	// wrongPassword is the one answer to a wrong email or password (LG-01).
+	wrongPassword = "The email or password is not right."
+)
+
+func (s *Service) mountLogin(r gin.IRouter) {
+	r.GET("/login", s.showIdentifier)
+	r.POST("/login", s.submitIdentifier)
+	r.POST("/login/password", s.submitPassword)
+	r.POST("/login/email-link", s.requestLink)
+	r.GET("/login/link", s.showLink)
+	r.POST("/login/link", s.useLink)
+}
+
+// initLogin checks the options the sign-in pages need and parses them.
+func (s *Service) initLogin() error {
+	o := &s.o
+	if o.Issuer == "" || o.Store == nil || o.Accounts == nil || o.Authorizations == nil || o.Sessions == nil ||
+		o.Limiter == nil || o.Mailer == nil || o.Emails == nil || o.Templates == nil {
+		return errors.New("signin: Issuer, Store, Accounts, Authorizations, Sessions, Limiter, Mailer, Emails and Templates are required")
+	}
+	if len(o.TokenKey) < 32 {
+		return errors.New("signin: TokenKey must be at least 32 bytes")
+	}
+	if o.Policies == (ratelimit.Policies{}) {
+		o.Policies = ratelimit.DefaultPolicies()
+	}
+	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
+	pages, err := parseLoginPages(o.Templates)
+	if err != nil {
+		return fmt.Errorf("signin: %w", err)
+	}
+	s.login = pages
+	return nil
+}
+
+// flow is the pending authorization a sign-in page continues, if any.
+type flow struct {
+	challenge  string
+	clientName string
+	loginHint  string
+}
+
+// loadFlow looks up the challenge a request names; "" is a sign-in to
+// Foyer itself. ok=false: an expired or unknown challenge, or a database
+// failure, was answered.
+func (s *Service) loadFlow(c *gin.Context, challenge string) (f flow, ok bool) {
+	if challenge == "" {
+		return f, true
+	}
+	name, hint, err := s.o.Authorizations.LoginChallenge(c.Request.Context(), challenge)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		s.errorPage(c, http.StatusBadRequest, "This sign-in has expired", "Go back to the application and start again.", nil)
+		return f, false
+	case err != nil:
+		s.unavailable(c, err)
+		return f, false
+	}
+	return flow{challenge: challenge, clientName: name, loginHint: hint}, true
+}
+
+func (s *Service) signupOpen() bool { return s.o.SignupMode == "open" }
+
+// showIdentifier is the first step; the application's login_hint pre-fills
+// the email (OIDC Core §3.1.2.1: a hint, never trusted).
+func (s *Service) showIdentifier(c *gin.Context) {
+	f, ok := s.loadFlow(c, c.Query("challenge"))
+	if !ok {
+		return
+	}
+	s.identifierPage(c, http.StatusOK, f, f.loginHint, "")
+}
+
+// submitIdentifier answers any well-formed email with the second step. It
+// reads nothing about the account, so the answer cannot depend on whether
+// one exists (LG-01).
+func (s *Service) submitIdentifier(c *gin.Context) {
+	if !s.checkCSRF(c) {
+		return
+	}
+	f, ok := s.loadFlow(c, c.PostForm("challenge"))
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(c.PostForm("email"))
+	if problem := emailProblem(email); problem != "" {
+		s.identifierPage(c, http.StatusBadRequest, f, email, problem)
+		return
+	}
+	s.passwordPage(c, http.StatusOK, f, email, render.LoginPasswordPage{})
+}
+
+// submitPassword checks the rate limits, then the password, and signs in.
+func (s *Service) submitPassword(c *gin.Context) {
+	if !s.checkCSRF(c) {
+		return
+	}
+	f, ok := s.loadFlow(c, c.PostForm("challenge"))
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(c.PostForm("email"))
+	if problem := emailProblem(email); problem != "" {
+		s.identifierPage(c, http.StatusBadRequest, f, email, problem)
+		return
+	}
+	ctx := c.Request.Context()
+	d, err := s.passwordAllowed(c, email)
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	if !d.Allowed {
+		// The same for every email, known or not: the account's counter is
+		// keyed by the email as typed (LG-03).
+		c.Header("Retry-After", strconv.Itoa(ceilSeconds(d.RetryAfter)))
+		s.passwordPage(c, http.StatusTooManyRequests, f, email, render.LoginPasswordPage{Error: tooManyAttempts(d.RetryAfter)})
+		return
+	}
+	userID, err := s.o.Accounts.Authenticate(ctx, email, c.PostForm("password"))
+	if errors.Is(err, storage.ErrUnavailable) {
+		s.unavailable(c, err)
+		return
+	}
+	if err != nil {
+		s.passwordPage(c, http.StatusUnauthorized, f, email, render.LoginPasswordPage{PasswordError: wrongPassword})
+		return
+	}
+	if err := s.o.Limiter.Success(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(email)); err != nil {
+		// The person is who they say; a stale failure count only slows
+		// their next mistake.
+		s.o.Logger.WarnContext(ctx, "clear password failures", "err", err)
+	}
+	s.signIn(c, userID, []string{"pwd"}, f.challenge)
+}
+
+// passwordAllowed applies the per-IP limit, then counts an attempt against
+// the account (LG-03, LG-04) before the password is checked: of any number
+// of guesses at once, only the lockout's free attempts go ahead.
+func (s *Service) passwordAllowed(c *gin.Context, email string) (ratelimit.Decision, error) {
+	ctx := c.Request.Context()
+	d, err := s.o.Limiter.Allow(ctx, s.o.Policies.PasswordIP, ratelimit.IPKey(c.ClientIP()))
+	if err != nil || !d.Allowed {
+		return d, err
+	}
+	return s.o.Limiter.Attempt(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(email))
+}
+
+// signIn starts a new session for userID (ending the browser's previous
+// one, SC-01) and sends the browser on with 303, so that it never posts
+// the credentials again (SC-08).
+func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge string) {
+	ctx := c.Request.Context()
+	if _, err := s.o.Sessions.Start(c, userID, amr); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	next := accountPath
+	if challenge != "" {
+		var err error
+		next, err = s.o.Authorizations.CompleteLogin(ctx, challenge)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+				"You are signed in. Go back to the application and start again.", nil)
+			return
+		case err != nil:
+			s.unavailable(c, err)
+			return
+		}
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+func (s *Service) identifierPage(c *gin.Context, status int, f flow, email, emailError string) {
+	d := render.LoginIdentifierPage{
+		Page: render.Page{Title: "Sign in"}, Challenge: f.challenge, ClientName: f.clientName,
+		Email: email, EmailError: emailError, SignupOpen: s.signupOpen(),
+	}
+	show(s, c, status, s.login.identifier, &d, &d.Page)
+}
+
+// passwordPage shows the second step for email, with d's messages.
+func (s *Service) passwordPage(c *gin.Context, status int, f flow, email string, d render.LoginPasswordPage) {
+	d.Page.Title = "Sign in"
+	d.Challenge, d.ClientName, d.Email, d.SignupOpen = f.challenge, f.clientName, email, s.signupOpen()
+	show(s, c, status, s.login.password, &d, &d.Page)
+}
+
+// emailProblem says in plain words what is wrong with an email as typed,
+// or returns "". It checks the form only: whether an account uses the
+// address is never said.
+func emailProblem(email string) string {
+	if email == "" {
+		return "Enter your email address."
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email, "@") {
+		return "Enter an email address like name@example.com."
+	}
+	return ""
+}
+
+// tooManyAttempts tells a locked-out person when to come back, in whole
+// minutes (seconds under one), rounded up.
+func tooManyAttempts(wait time.Duration) string {
+	if wait < time.Minute {
+		return fmt.Sprintf("Too many attempts. Try again in %s.", plural(ceilSeconds(wait), "second"))
+	}
+	mins := int((wait + time.Minute - 1) / time.Minute)
+	return fmt.Sprintf("Too many attempts. Try again in %s.", plural(mins, "minute"))
+}
+
+// ceilSeconds is d in whole seconds, rounded up, at least 1 (RFC 9110
+// §10.2.3's Retry-After).
+func ceilSeconds(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}

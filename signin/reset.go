@@ -1,0 +1,150 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Password reset: an emailed single-use link (resetPasswordTTL) opens the
+// new-password form; saving it ends every session of the account (SC-07),
+// mails a notice and signs in afresh.
+
+func (s *Service) showForgotPassword(c *gin.Context) {
+	d := render.ForgotPasswordPage{Page: render.Page{Title: "Reset your password"}}
+	show(s, c, http.StatusOK, s.account.forgot, &d, &d.Page)
+}
+
+// submitForgotPassword sends a reset link to a known address. Every
+// well-formed request, known address or not, over its limit or not, gets
+// the same redirect after the same minimum time (LG-07).
+func (s *Service) submitForgotPassword(c *gin.Context) {
+	start := time.Now()
+	if !s.checkCSRF(c) {
+		return
+	}
+	email := strings.TrimSpace(c.PostForm("email"))
+	if problem := emailProblem(email); problem != "" {
+		d := render.ForgotPasswordPage{Page: render.Page{Title: "Reset your password"}, Email: email, EmailError: problem}
+		show(s, c, http.StatusBadRequest, s.account.forgot, &d, &d.Page)
+		return
+	}
+	ctx := c.Request.Context()
+	err := s.sendResetLink(ctx, c.ClientIP(), email)
+	waitUntil(ctx, start.Add(linkRequestMinDuration))
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/forgot-password/sent?email="+url.QueryEscape(email))
+}
+
+// sendResetLink makes a reset link for the account of email, if there is
+// one and the limits allow, and queues its email in the same transaction.
+func (s *Service) sendResetLink(ctx context.Context, clientIP, email string) error {
+	allowed, err := s.emailAllowed(ctx, clientIP, email)
+	if err != nil || !allowed {
+		return err
+	}
+	u, err := s.o.Store.GetUserByEmail(ctx, email)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token, now := newToken(), s.o.Now()
+	expires := now.Add(resetPasswordTTL)
+	msg, err := s.o.Emails.PasswordReset(render.PasswordResetEmail{
+		Email: u.Email, Link: s.link("/reset-password", token), ValidFor: resetPasswordTTL,
+	})
+	if err != nil {
+		return err
+	}
+	return s.inTransaction(ctx, func(ctx context.Context) error {
+		if err := s.o.Store.CreateOneTimeToken(ctx, storage.OneTimeToken{
+			Hash: s.tokenHash(storage.PurposeResetPassword, token), Purpose: storage.PurposeResetPassword,
+			UserID: u.ID, Email: u.Email, CreatedAt: now, ExpiresAt: expires,
+		}); err != nil {
+			return err
+		}
+		return s.o.Mailer.Send(ctx, mail.Message{
+			To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
+		})
+	})
+}
+
+func (s *Service) resetSent(c *gin.Context) {
+	d := render.AccountCheckEmailPage{Page: render.Page{Title: "Check your email"}, Email: c.Query("email"), Reset: true}
+	show(s, c, http.StatusOK, s.account.checkEmail, &d, &d.Page)
+}
+
+// showResetPassword is what the emailed reset link opens: the
+// new-password form. It consumes nothing.
+func (s *Service) showResetPassword(c *gin.Context) {
+	token := c.Query("token")
+	tok, err := s.openLink(c.Request.Context(), storage.PurposeResetPassword, token)
+	if err != nil {
+		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		return
+	}
+	d := render.ResetPasswordPage{Page: render.Page{Title: "Choose a new password"}, Token: token, Email: tok.Email}
+	show(s, c, http.StatusOK, s.account.reset, &d, &d.Page)
+}
+
+// resetPassword uses the link once and sets the new password. A password
+// the policy refuses shows the form again and leaves the link usable.
+func (s *Service) resetPassword(c *gin.Context) {
+	if !s.checkCSRF(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	token := c.PostForm("token")
+	tok, err := s.openLink(ctx, storage.PurposeResetPassword, token)
+	if err != nil {
+		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		return
+	}
+	hash, err := s.o.Accounts.HashPassword(c.PostForm("password"))
+	if _, msg, ok := fieldProblem(err); ok {
+		d := render.ResetPasswordPage{Page: render.Page{Title: "Choose a new password"}, Token: token, Email: tok.Email, PasswordError: msg}
+		show(s, c, http.StatusBadRequest, s.account.reset, &d, &d.Page)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	err = s.inTransaction(ctx, func(ctx context.Context) error {
+		if _, err := s.useAccountLink(ctx, storage.PurposeResetPassword, token); err != nil {
+			return err
+		}
+		return s.setPassword(ctx, tok.UserID, hash, "", tok.Email)
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		err = errLinkInvalid // the account was deleted
+	}
+	if err != nil {
+		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		return
+	}
+	// Whoever proved they read the account's mail may sign in at once,
+	// even if guesses locked the account (LG-03).
+	if err := s.o.Limiter.Success(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(tok.Email)); err != nil {
+		s.o.Logger.WarnContext(ctx, "clear password lockout", "user_id", tok.UserID, "err", err)
+	}
+	if _, err := s.o.Sessions.Start(c, tok.UserID, []string{"email"}); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, accountPath+"?done=reset")
+}

@@ -1,0 +1,120 @@
+// Package signin is everything a person sees between "Sign in" and being
+// sent back to the application: identifier-first sign-in with a password
+// or an emailed link, sign-up with email verification, password reset, and
+// the account page with its sessions.
+//
+// It owns no OAuth logic: a pending authorization is an opaque challenge
+// ID it gets from the authorization endpoint (through Authorizations) and
+// hands back once the person signed in. It never imports authz or idp;
+// cmd/foyer wires them in through the interfaces below.
+package signin
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/ratelimit"
+	"github.com/foyerdev/foyer/session"
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Store is the slice of storage the sign-in pages use.
+type Store interface {
+	storage.Users
+	storage.BrowserSessions
+	storage.OneTimeTokens
+	storage.Transactions
+}
+
+// Accounts checks and changes people's passwords (idp.Directory). Bad
+// input is an error with a FieldMessage() (field, message string) method.
+type Accounts interface {
+	// Authenticate returns the user whose email and password these are;
+	// an unknown email costs the same time as a wrong password (LG-02).
+	// An error wrapping storage.ErrUnavailable is an outage (503); any
+	// other error is a wrong email or password.
+	Authenticate(ctx context.Context, email, password string) (userID string, err error)
+	// PrepareSignUp checks a sign-up under the password policy (LG-06)
+	// and returns the new, unverified user with the password hashed,
+	// unstored: sign-up stores it in one transaction with its
+	// verification link and email.
+	PrepareSignUp(email, name, password string) (storage.User, error)
+	// HashPassword applies the password policy to a new password and
+	// returns the hash to store.
+	HashPassword(password string) (string, error)
+	// CheckPassword reports whether password is the user's current one.
+	CheckPassword(ctx context.Context, userID, password string) (bool, error)
+}
+
+// Authorizations is the authorization endpoint's side of a sign-in
+// (authz.Provider): what a pending authorization asks, and where to send
+// the browser once the person signed in.
+type Authorizations interface {
+	LoginChallenge(ctx context.Context, id string) (clientName, loginHint string, err error)
+	CompleteLogin(ctx context.Context, id string) (next string, err error)
+}
+
+// Mailer queues an email; it never waits on SMTP (mail.Mailer).
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Options configure the sign-in pages.
+type Options struct {
+	// Issuer is the public base URL; every emailed link is built from it,
+	// never from request headers (LG-09).
+	Issuer         string
+	Store          Store
+	Accounts       Accounts
+	Authorizations Authorizations
+	Sessions       *session.Manager
+	Limiter        *ratelimit.Limiter
+	Policies       ratelimit.Policies
+	Mailer         Mailer
+	Emails         *render.Emails
+	// Templates holds the page templates (templates.FS).
+	Templates fs.FS
+	// TokenKey (32 bytes) keys the hashes of emailed tokens at rest.
+	TokenKey []byte
+	// SignupMode is "open", "invite_only" or "disabled".
+	SignupMode string
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Service serves the sign-in and account pages.
+type Service struct {
+	o       Options
+	login   *loginPages   // the sign-in pages (login.go)
+	account *accountPages // sign-up, verification, reset, account (account.go)
+}
+
+// New checks the options and parses the pages.
+func New(o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Service{o: o}
+	if err := s.initLogin(); err != nil {
+		return nil, err
+	}
+	if err := s.initAccount(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Mount adds the pages to the browser route group (cookies, CSRF).
+func (s *Service) Mount(r gin.IRouter) {
+	s.mountLogin(r)
+	s.mountAccount(r)
+}
