@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -172,7 +173,35 @@ func (s *Service) submitPassword(c *gin.Context) {
 		// their next mistake.
 		s.o.Logger.WarnContext(ctx, "clear password failures", "err", err)
 	}
+	u, err := s.o.Store.GetUser(ctx, userID)
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	if !u.EmailVerified {
+		s.verifyFirst(c, u, f.challenge)
+		return
+	}
 	s.signIn(c, userID, []string{"pwd"}, f.challenge)
+}
+
+// verifyFirst answers a right password for an account whose address is not
+// verified: no session, and a new verification link (within the email
+// limits). Otherwise whoever signed up with someone else's address could
+// use the account before its owner ever saw it (account pre-hijacking).
+// Only the right password gets here, so this reveals nothing.
+func (s *Service) verifyFirst(c *gin.Context, u storage.User, challenge string) {
+	ctx := c.Request.Context()
+	allowed, err := s.emailAllowed(ctx, c.ClientIP(), u.Email)
+	if err == nil && allowed {
+		err = s.inTransaction(ctx, func(ctx context.Context) error { return s.sendVerification(ctx, u, challenge) })
+	}
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	d := render.AccountCheckEmailPage{Page: render.Page{Title: "Verify your email first"}, Email: u.Email, Unverified: true}
+	show(s, c, http.StatusForbidden, s.account.checkEmail, &d, &d.Page)
 }
 
 // passwordAllowed applies the per-IP limit, then counts an attempt against

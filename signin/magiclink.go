@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -137,9 +136,9 @@ func (s *Service) emailAllowed(ctx context.Context, clientIP, email string) (boo
 // a Sign in button. It changes nothing (ML-04).
 func (s *Service) showLink(c *gin.Context) {
 	token := c.Query("token")
-	tok, err := s.linkToken(c.Request.Context(), token)
+	tok, err := s.openLink(c.Request.Context(), storage.PurposeMagicLink, token)
 	if err != nil {
-		s.linkError(c, err)
+		s.linkError(c, storage.PurposeMagicLink, err)
 		return
 	}
 	d := render.MagicLinkPage{
@@ -164,58 +163,26 @@ func (s *Service) useLink(c *gin.Context) {
 	}
 	tok, err := s.consumeLink(c.Request.Context(), c.PostForm("token"))
 	if err != nil {
-		s.linkError(c, err)
+		s.linkError(c, storage.PurposeMagicLink, err)
 		return
 	}
 	s.signIn(c, tok.UserID, []string{"email"}, tok.Challenge)
-}
-
-// linkToken finds the unused, unexpired magic-link record of token.
-func (s *Service) linkToken(ctx context.Context, token string) (storage.OneTimeToken, error) {
-	if !validToken(token) {
-		return storage.OneTimeToken{}, errLinkInvalid
-	}
-	tok, err := s.o.Store.GetOneTimeToken(ctx, s.tokenHash(storage.PurposeMagicLink, token))
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return tok, errLinkInvalid
-	case err != nil:
-		return tok, err
-	case tok.Purpose != storage.PurposeMagicLink:
-		return tok, errLinkInvalid
-	case !tok.UsedAt.IsZero():
-		return tok, errLinkUsed
-	case !s.o.Now().Before(tok.ExpiresAt):
-		return tok, errLinkExpired
-	}
-	return tok, nil
 }
 
 // consumeLink marks the token used and the user's email verified in one
 // transaction. A link sent to an address the account no longer has is not
 // valid: it would verify the new address through the old mailbox.
 func (s *Service) consumeLink(ctx context.Context, token string) (storage.OneTimeToken, error) {
-	tok, err := s.linkToken(ctx, token)
-	if err != nil {
-		return tok, err
-	}
 	tx, err := s.o.Store.BeginTx(ctx)
 	if err != nil {
-		return tok, err
+		return storage.OneTimeToken{}, err
 	}
 	defer s.o.Store.Rollback(tx) // an error after Commit is expected
-	now := s.o.Now()
-	used, err := s.o.Store.UseOneTimeToken(tx, tok.Hash, now)
-	switch {
-	case errors.Is(err, storage.ErrConflict) && !now.Before(tok.ExpiresAt):
-		return tok, errLinkExpired
-	case errors.Is(err, storage.ErrConflict):
-		return tok, errLinkUsed // by a request a moment ago
-	case errors.Is(err, storage.ErrNotFound):
-		return tok, errLinkInvalid
-	case err != nil:
-		return tok, err
+	used, err := s.spendLink(tx, storage.PurposeMagicLink, token)
+	if err != nil {
+		return used, err
 	}
+	now := s.o.Now()
 	_, err = s.o.Store.UpdateUser(tx, used.UserID, func(u storage.User) (storage.User, error) {
 		if storage.EmailKey(u.Email) != storage.EmailKey(used.Email) {
 			return u, errLinkInvalid
@@ -227,33 +194,14 @@ func (s *Service) consumeLink(ctx context.Context, token string) (storage.OneTim
 	})
 	switch {
 	case errors.Is(err, errLinkInvalid), errors.Is(err, storage.ErrNotFound):
-		return tok, errLinkInvalid
+		return used, errLinkInvalid
 	case err != nil:
-		return tok, err
+		return used, err
 	}
 	if err := s.o.Store.Commit(tx); err != nil {
-		return tok, err
+		return used, err
 	}
 	return used, nil
-}
-
-// linkError explains why a link does not sign in, in plain words and
-// without a 500 (400 for a link that never worked, 410 for one that did).
-func (s *Service) linkError(c *gin.Context, err error) {
-	const again = "Go back to the sign-in page and ask for a new link."
-	switch {
-	case errors.Is(err, errLinkInvalid):
-		s.errorPage(c, http.StatusBadRequest, "This link is not valid",
-			"It may have been copied incompletely, or a newer link replaced it. "+again, nil)
-	case errors.Is(err, errLinkExpired):
-		s.errorPage(c, http.StatusGone, "This link has expired",
-			fmt.Sprintf("Sign-in links work for %d minutes. %s", int(magicLinkTTL/time.Minute), again), nil)
-	case errors.Is(err, errLinkUsed):
-		s.errorPage(c, http.StatusGone, "This link was already used",
-			"Each sign-in link works once. "+again, nil)
-	default:
-		s.unavailable(c, err)
-	}
 }
 
 // bindBrowser returns this browser's binding value, setting the cookie

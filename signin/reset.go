@@ -94,7 +94,7 @@ func (s *Service) showResetPassword(c *gin.Context) {
 	token := c.Query("token")
 	tok, err := s.openLink(c.Request.Context(), storage.PurposeResetPassword, token)
 	if err != nil {
-		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		s.linkError(c, storage.PurposeResetPassword, err)
 		return
 	}
 	d := render.ResetPasswordPage{Page: render.Page{Title: "Choose a new password"}, Token: token, Email: tok.Email}
@@ -111,7 +111,7 @@ func (s *Service) resetPassword(c *gin.Context) {
 	token := c.PostForm("token")
 	tok, err := s.openLink(ctx, storage.PurposeResetPassword, token)
 	if err != nil {
-		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		s.linkError(c, storage.PurposeResetPassword, err)
 		return
 	}
 	hash, err := s.o.Accounts.HashPassword(c.PostForm("password"))
@@ -125,7 +125,7 @@ func (s *Service) resetPassword(c *gin.Context) {
 		return
 	}
 	err = s.inTransaction(ctx, func(ctx context.Context) error {
-		if _, err := s.useAccountLink(ctx, storage.PurposeResetPassword, token); err != nil {
+		if _, err := s.spendLink(ctx, storage.PurposeResetPassword, token); err != nil {
 			return err
 		}
 		return s.setPassword(ctx, tok.UserID, hash, "", tok.Email)
@@ -134,7 +134,7 @@ func (s *Service) resetPassword(c *gin.Context) {
 		err = errLinkInvalid // the account was deleted
 	}
 	if err != nil {
-		s.accountLinkError(c, storage.PurposeResetPassword, err)
+		s.linkError(c, storage.PurposeResetPassword, err)
 		return
 	}
 	// Whoever proved they read the account's mail may sign in at once,

@@ -104,6 +104,18 @@ func (s *Service) submitSignup(c *gin.Context) {
 // createAccount stores u, its verification link and the email carrying
 // it in one transaction. ErrAlreadyExists when the address is taken.
 func (s *Service) createAccount(ctx context.Context, u storage.User, challenge string) error {
+	return s.inTransaction(ctx, func(ctx context.Context) error {
+		if _, err := s.o.Store.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.sendVerification(ctx, u, challenge)
+	})
+}
+
+// sendVerification stores a verification link for u and queues the email
+// carrying it; ctx must carry the caller's transaction, so both or neither
+// are kept (F6).
+func (s *Service) sendVerification(ctx context.Context, u storage.User, challenge string) error {
 	token, now := newToken(), s.o.Now()
 	expires := now.Add(verifyEmailTTL)
 	msg, err := s.o.Emails.Verify(render.VerifyEmail{
@@ -112,19 +124,14 @@ func (s *Service) createAccount(ctx context.Context, u storage.User, challenge s
 	if err != nil {
 		return err
 	}
-	return s.inTransaction(ctx, func(ctx context.Context) error {
-		if _, err := s.o.Store.CreateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := s.o.Store.CreateOneTimeToken(ctx, storage.OneTimeToken{
-			Hash: s.tokenHash(storage.PurposeVerifyEmail, token), Purpose: storage.PurposeVerifyEmail,
-			UserID: u.ID, Email: u.Email, Challenge: challenge, CreatedAt: now, ExpiresAt: expires,
-		}); err != nil {
-			return err
-		}
-		return s.o.Mailer.Send(ctx, mail.Message{
-			To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
-		})
+	if err := s.o.Store.CreateOneTimeToken(ctx, storage.OneTimeToken{
+		Hash: s.tokenHash(storage.PurposeVerifyEmail, token), Purpose: storage.PurposeVerifyEmail,
+		UserID: u.ID, Email: u.Email, Challenge: challenge, CreatedAt: now, ExpiresAt: expires,
+	}); err != nil {
+		return err
+	}
+	return s.o.Mailer.Send(ctx, mail.Message{
+		To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
 	})
 }
 

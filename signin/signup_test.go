@@ -62,6 +62,34 @@ func TestSignupVerifySignIn(t *testing.T) {
 	}
 }
 
+// TestUnverifiedPasswordSignIn: before the address is verified, even the
+// right password signs nobody in (else whoever signed up with someone
+// else's address could use the account first: pre-hijacking); it sends a
+// fresh verification link instead. A wrong password is just wrong.
+func TestUnverifiedPasswordSignIn(t *testing.T) {
+	e := newAccountEnv(t, accountEnvOptions{})
+	b := e.browser(chromeLinux)
+	b.post("/signup", signupForm("ada@example.com", goodPassword))
+	first := e.oneLink("ada@example.com", "/verify-email")
+
+	r := b.post("/login/password", url.Values{"email": {"ada@example.com"}, "password": {"wrong password here"}})
+	if r.status != http.StatusUnauthorized || strings.Contains(r.body, "not verified") {
+		t.Errorf("wrong password for an unverified account = %d, want 401 without a word on verification", r.status)
+	}
+	r = b.post("/login/password", url.Values{"email": {"ada@example.com"}, "password": {goodPassword}})
+	if r.status != http.StatusForbidden || !strings.Contains(r.body, "is not verified yet") || b.signedIn() {
+		t.Fatalf("right password, unverified = %d (signed in %v), want 403 and the verify-first page:\n%s", r.status, b.signedIn(), r.body)
+	}
+	second := e.oneLink("ada@example.com", "/verify-email")
+	if second == first {
+		t.Fatal("no new verification link was sent")
+	}
+	r = b.post("/verify-email", url.Values{"token": {second}})
+	wantStatus(t, "POST /verify-email with the new link", r, http.StatusSeeOther, "/account")
+	r = e.browser(firefoxWin).post("/login/password", url.Values{"email": {"ada@example.com"}, "password": {goodPassword}})
+	wantStatus(t, "password sign-in once verified", r, http.StatusSeeOther, "/account")
+}
+
 // TestSignupContinuesAuthorization: a sign-up started from a pending
 // authorization continues it once the address is verified; an unknown
 // challenge is dropped, never followed (ML-07).

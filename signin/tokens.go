@@ -6,7 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/foyerdev/foyer/storage"
 )
@@ -60,4 +65,73 @@ func (s *Service) SweepTokens(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sweep one-time tokens: %w", err)
 	}
 	return n, nil
+}
+
+// openLink finds the unused, unexpired token of purpose p in a link;
+// errLinkInvalid, errLinkUsed or errLinkExpired say why not.
+func (s *Service) openLink(ctx context.Context, p storage.TokenPurpose, token string) (storage.OneTimeToken, error) {
+	if !validToken(token) {
+		return storage.OneTimeToken{}, errLinkInvalid
+	}
+	tok, err := s.o.Store.GetOneTimeToken(ctx, s.tokenHash(p, token))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return tok, errLinkInvalid
+	case err != nil:
+		return tok, err
+	case tok.Purpose != p:
+		return tok, errLinkInvalid
+	case !tok.UsedAt.IsZero():
+		return tok, errLinkUsed
+	case !s.o.Now().Before(tok.ExpiresAt):
+		return tok, errLinkExpired
+	}
+	return tok, nil
+}
+
+// spendLink uses the token of purpose p in a link, once: of
+// concurrent uses exactly one succeeds (ML-02).
+func (s *Service) spendLink(ctx context.Context, p storage.TokenPurpose, token string) (storage.OneTimeToken, error) {
+	tok, err := s.openLink(ctx, p, token)
+	if err != nil {
+		return tok, err
+	}
+	now := s.o.Now()
+	used, err := s.o.Store.UseOneTimeToken(ctx, tok.Hash, now)
+	switch {
+	case errors.Is(err, storage.ErrConflict) && !now.Before(tok.ExpiresAt):
+		return tok, errLinkExpired
+	case errors.Is(err, storage.ErrConflict):
+		return tok, errLinkUsed // by a request a moment ago
+	case errors.Is(err, storage.ErrNotFound):
+		return tok, errLinkInvalid
+	}
+	return used, err
+}
+
+// linkError explains why a link does not work, in plain words and without
+// a 500: 400 for a link that never worked, 410 for one that did.
+func (s *Service) linkError(c *gin.Context, p storage.TokenPurpose, err error) {
+	again, expired, once := "Ask for a new link on the “Forgot password” page.", "", "Each link works once. "
+	switch p {
+	case storage.PurposeMagicLink:
+		again = "Go back to the sign-in page and ask for a new link."
+		expired = fmt.Sprintf("Sign-in links work for %d minutes. ", int(magicLinkTTL/time.Minute))
+		once = "Each sign-in link works once. "
+	case storage.PurposeVerifyEmail:
+		// Resetting the password verifies the address too; signing up
+		// again does not send a second link (see signup.go).
+		again = "If you have verified your address already, sign in. If not, use “Forgot password” on the sign-in page: choosing a new password verifies your address too."
+	}
+	switch {
+	case errors.Is(err, errLinkInvalid):
+		s.errorPage(c, http.StatusBadRequest, "This link is not valid",
+			"It may have been copied incompletely, or a newer link replaced it. "+again, nil)
+	case errors.Is(err, errLinkExpired):
+		s.errorPage(c, http.StatusGone, "This link has expired", expired+again, nil)
+	case errors.Is(err, errLinkUsed):
+		s.errorPage(c, http.StatusGone, "This link was already used", once+again, nil)
+	default:
+		s.unavailable(c, err)
+	}
 }

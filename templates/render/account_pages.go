@@ -35,6 +35,9 @@ type AccountCheckEmailPage struct {
 	Email string
 	// Reset: the page follows a password-reset request, not a sign-up.
 	Reset bool
+	// Unverified: the page follows a right password for an account whose
+	// address is not verified yet; a new verification link was sent.
+	Unverified bool
 }
 
 // VerifyEmailPage is what an emailed verification link opens. Opening it

@@ -51,6 +51,9 @@ func accountCases() []accountCase {
 		{"account_check_email_reset", nil, []string{`If an account uses <b>ada@example.com</b>`, `for 30 minutes`}, func(t *testing.T) string {
 			return execute(t, "account_check_email.html", render.AccountCheckEmailPage{Page: page("Check your email"), Email: "ada@example.com", Reset: true})
 		}},
+		{"account_check_email_unverified", nil, []string{`<h1>Verify your email first</h1>`, `<b>ada@example.com</b> is not verified yet`}, func(t *testing.T) string {
+			return execute(t, "account_check_email.html", render.AccountCheckEmailPage{Page: page("Verify your email first"), Email: "ada@example.com", Unverified: true})
+		}},
 		{"verify_email", []string{"Verify"}, []string{`<b>ada@example.com</b>`, `<input type="hidden" name="token" value="tok_123">`}, func(t *testing.T) string {
 			return execute(t, "verify_email.html", render.VerifyEmailPage{Page: page("Verify your email address"), Token: "tok_123", Email: "ada@example.com"})
 		}},
