@@ -69,10 +69,12 @@ func TestRPInitiatedLogout(t *testing.T) {
 
 	hint := signIn()
 	modified := hint[:len(hint)-4] + "AAAA"
-	noRedirect("modified id_token_hint", url.Values{"id_token_hint": {modified}, "post_logout_redirect_uri": {afterLogout}})
-	noRedirect("unregistered post_logout_redirect_uri", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {afterLogout + "/evil"}})
-	noRedirect("redirect without hint or client_id", url.Values{"post_logout_redirect_uri": {afterLogout}})
-	noRedirect("alg=none hint", url.Values{"id_token_hint": {"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}, "post_logout_redirect_uri": {afterLogout}})
+	// SC-06: no redirect to anything but a registered URI, for a hint Foyer signed.
+	noRedirect("SC-06 modified id_token_hint", url.Values{"id_token_hint": {modified}, "post_logout_redirect_uri": {afterLogout}})
+	noRedirect("SC-06 unregistered post_logout_redirect_uri", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {afterLogout + "/evil"}})
+	noRedirect("SC-06 registered post_logout_redirect_uri with a query appended", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {afterLogout + "?next=https://evil.example/"}})
+	noRedirect("SC-06 redirect without hint or client_id", url.Values{"post_logout_redirect_uri": {afterLogout}})
+	noRedirect("SC-06 alg=none hint", url.Values{"id_token_hint": {"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}, "post_logout_redirect_uri": {afterLogout}})
 	if q := silentAuth(); q.Get("code") == "" {
 		t.Fatalf("refused logouts ended the session: prompt=none gave %v", q)
 	}
