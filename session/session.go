@@ -5,6 +5,7 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -133,6 +134,13 @@ func (m *Manager) forget(c *gin.Context) error {
 		return nil
 	}
 	return err
+}
+
+// Sweep deletes the sessions that ended by either timeout; Current already
+// ignores them, this only keeps the table small. It returns how many.
+func (m *Manager) Sweep(ctx context.Context) (int64, error) {
+	now := m.o.Now()
+	return m.o.Store.DeleteExpiredBrowserSessions(ctx, now, now.Add(-m.o.IdleTimeout))
 }
 
 // CSRFToken returns this browser's CSRF token for a form, setting the

@@ -228,3 +228,22 @@ func TestCSRF(t *testing.T) {
 		}
 	})
 }
+
+func TestSweep(t *testing.T) {
+	e := newEnv(t, true)
+	idle := e.start(t)
+	e.jar = nil
+	e.now = e.now.Add(30 * time.Minute)
+	live := e.start(t)
+	e.now = e.now.Add(45 * time.Minute) // idle: 75 minutes; live: 45
+	n, err := e.m.Sweep(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if _, err := e.store.GetBrowserSession(t.Context(), idle.ID); err == nil {
+		t.Error("the idle session is still stored")
+	}
+	if _, err := e.store.GetBrowserSession(t.Context(), live.ID); err != nil {
+		t.Errorf("the live session was swept: %v", err)
+	}
+}

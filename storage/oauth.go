@@ -112,6 +112,10 @@ type BrowserSessions interface {
 	DeleteBrowserSession(ctx context.Context, id string) error
 	// ListBrowserSessions lists a user's sessions, newest first.
 	ListBrowserSessions(ctx context.Context, userID string) ([]BrowserSession, error)
+	// DeleteExpiredBrowserSessions removes the sessions whose absolute
+	// expiry is before now or that were last seen before idleSince, and
+	// returns how many.
+	DeleteExpiredBrowserSessions(ctx context.Context, now, idleSince time.Time) (int64, error)
 }
 
 // Consent remembers which scopes a user granted a client.

@@ -85,6 +85,7 @@ type server struct {
 	mail            *mail.Worker
 	limiter         *ratelimit.Limiter
 	signin          *signin.Service
+	sessions        *session.Manager
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
 	// here and get a 503 at once while the database is away.
@@ -196,6 +197,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		mail:            worker,
 		limiter:         limiter,
 		signin:          signIn,
+		sessions:        sessions,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
@@ -251,6 +253,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go s.mail.Run(background)
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
 	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
+	go sweep(background, s.log, "browser sessions", time.Minute, s.sessions.Sweep)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/foyerdev/foyer/storage"
 	"github.com/jackc/pgx/v5"
@@ -78,4 +79,13 @@ func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]stora
 		WHERE user_id = $1 ORDER BY created_at DESC, id`, userID)
 	sessions, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.BrowserSession, error) { return scanBrowserSession(r) })
 	return sessions, mapError(fmt.Sprintf("list browser sessions of user %q", userID), err)
+}
+
+func (s *Store) DeleteExpiredBrowserSessions(ctx context.Context, now, idleSince time.Time) (int64, error) {
+	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM browser_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
+		timestamp(now), timestamp(idleSince))
+	if err != nil {
+		return 0, mapDeleteError("delete expired browser sessions", err)
+	}
+	return tag.RowsAffected(), nil
 }

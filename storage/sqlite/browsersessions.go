@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/foyerdev/foyer/storage"
 )
@@ -102,4 +103,17 @@ func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]stora
 		return nil, fmt.Errorf("list browser sessions of user %s: %w", userID, err)
 	}
 	return sessions, nil
+}
+
+func (s *Store) DeleteExpiredBrowserSessions(ctx context.Context, now, idleSince time.Time) (int64, error) {
+	res, err := s.q(ctx).ExecContext(ctx, `DELETE FROM browser_sessions WHERE expires_at < ? OR last_seen_at < ?`,
+		formatTime(now), formatTime(idleSince))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired browser sessions: %w", dbError(err, storage.ErrConflict))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete expired browser sessions: %w", err)
+	}
+	return n, nil
 }

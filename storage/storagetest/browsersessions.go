@@ -19,6 +19,7 @@ func browserSessionTests() []test {
 		{"UpdateAbortedByClosure", testUpdateBrowserSessionAborted},
 		{"Delete", testDeleteBrowserSession},
 		{"ListNewestFirst", testListBrowserSessions},
+		{"DeleteExpired", testDeleteExpiredBrowserSessions},
 		{"DeleteUserRemovesSessionsAndConsents", testDeleteUserCascades},
 	}
 }
@@ -279,6 +280,36 @@ func checkBrowserSessions(t *testing.T, s storage.Store, userID string, want ...
 			t.Errorf("GetBrowserSession(of %q) error = %v", userID, err)
 		} else if d := diff(w, got); d != "" {
 			t.Errorf("GetBrowserSession(of %q) mismatch (-want +got):\n%s", userID, d)
+		}
+	}
+}
+
+// testDeleteExpiredBrowserSessions removes sessions past their absolute
+// expiry or idle since before the cut-off, and only those.
+func testDeleteExpiredBrowserSessions(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	u := createUser(t, s, newUser("ada@example.com"))
+	session := func(lastSeen, expires int) storage.BrowserSession {
+		b := newBrowserSession(u.ID, 0)
+		b.LastSeenAt, b.ExpiresAt = at(lastSeen), at(expires)
+		return createBrowserSession(t, s, b)
+	}
+	expired := session(50, 90) // absolute expiry passed
+	idle := session(10, 500)   // not seen since before the cut-off
+	live := session(60, 500)   // neither
+	edge := session(30, 100)   // seen at the cut-off, expiring at now: kept
+	n, err := s.DeleteExpiredBrowserSessions(ctx, at(100), at(30))
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteExpiredBrowserSessions(now at(100), idle before at(30)) = %d, %v; want 2, nil", n, err)
+	}
+	for _, gone := range []storage.BrowserSession{expired, idle} {
+		if _, err := s.GetBrowserSession(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("session last seen %s, expiring %s: still there (%v)", gone.LastSeenAt, gone.ExpiresAt, err)
+		}
+	}
+	for _, kept := range []storage.BrowserSession{live, edge} {
+		if _, err := s.GetBrowserSession(ctx, kept.ID); err != nil {
+			t.Errorf("session last seen %s, expiring %s: %v, want kept", kept.LastSeenAt, kept.ExpiresAt, err)
 		}
 	}
 }
