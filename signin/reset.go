@@ -102,6 +102,10 @@ func (s *Service) showResetPassword(c *gin.Context) {
 }
 
 // resetPassword uses the link once and sets the new password. A password
+// maxAccessTokenTTL is the longest access-token lifetime configuration
+// allows: a revoked grant is remembered at least that long.
+const maxAccessTokenTTL = 24 * time.Hour
+
 // the policy refuses shows the form again and leaves the link usable.
 func (s *Service) resetPassword(c *gin.Context) {
 	if !s.checkCSRF(c) {
@@ -128,7 +132,12 @@ func (s *Service) resetPassword(c *gin.Context) {
 		if _, err := s.spendLink(ctx, storage.PurposeResetPassword, token); err != nil {
 			return err
 		}
-		return s.setPassword(ctx, tok.UserID, hash, "", tok.Email)
+		if err := s.setPassword(ctx, tok.UserID, hash, "", tok.Email); err != nil {
+			return err
+		}
+		// Whoever had the old password may hold tokens too (SC-07).
+		_, err := s.o.Store.RevokeUserGrants(ctx, tok.UserID, s.o.Now().Add(maxAccessTokenTTL))
+		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		err = errLinkInvalid // the account was deleted

@@ -26,6 +26,9 @@ import (
 
 // Store is the slice of storage the sign-in pages use.
 type Store interface {
+	// RevokeUserGrants ends every token grant of a person (a password
+	// reset signs an intruder out of the applications too).
+	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
 	storage.Users
 	storage.BrowserSessions
 	storage.OneTimeTokens

@@ -61,6 +61,11 @@ type OAuthSessions interface {
 	// until until, so that tokens without a row of their own (JWT access
 	// tokens) can be refused. Revoking a revoked grant changes nothing.
 	RevokeGrant(ctx context.Context, requestID string, until time.Time) error
+	// RevokeUserGrants revokes, as RevokeGrant does, every grant that has a
+	// session stored for subject (a user ID) and returns how many grants.
+	// JWT access tokens of a grant with no stored session left (no refresh
+	// token, code swept) are out of its reach and live out their lifetime.
+	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
 	// GrantRevoked reports whether RevokeGrant recorded requestID (and the
 	// record has not been swept).
 	GrantRevoked(ctx context.Context, requestID string) (bool, error)

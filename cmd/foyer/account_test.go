@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // The account pages through the wired server, on both backends, with the
@@ -116,4 +119,45 @@ func (e *signinEnv) passwordSignIn(t *testing.T, b *http.Client, email, password
 	t.Helper()
 	step := e.passwordStep(t, b, e.loginPage(t, b), email)
 	return e.post(t, b, "/login/password", step, url.Values{"password": {password}})
+}
+
+// TestPasswordResetRevokesTokens covers SC-07 for applications: a reset
+// (the way back from a stolen password) ends the person's refresh tokens
+// and access tokens too, not only their browser sessions.
+func TestPasswordResetRevokesTokens(t *testing.T) {
+	e := newSigninEnv(t, "postgres")
+	ctx := t.Context()
+	provider, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: e.web.id, ClientSecret: e.web.secret, Endpoint: provider.Endpoint(),
+		RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess}}
+	pkce := oauth2.GenerateVerifier()
+	loc := e.signIn(t, newBrowser(t), conf.AuthCodeURL("state-reset", oauth2.S256ChallengeOption(pkce)), true)
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+
+	b := newBrowser(t)
+	forgot := e.fetch(t, b, http.MethodGet, "/forgot-password", nil)
+	if r := e.post(t, b, "/forgot-password", forgot.body, url.Values{"email": {e.email}}); r.status != http.StatusSeeOther {
+		t.Fatalf("POST /forgot-password = %d", r.status)
+	}
+	reset := e.fetch(t, b, http.MethodGet, linkPath(t, e.mail.Wait(t, 1)[0].Link(t)), nil)
+	if r := e.post(t, b, "/reset-password", reset.body, url.Values{"password": {"a brand new pass phrase"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("POST /reset-password = %d", r.status)
+	}
+
+	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("refresh after the reset = %v, want invalid_grant", err)
+	}
+	// The instance reloads its revocation list every second.
+	waitFor(t, "the access token to be refused", func() bool {
+		return introspect(t, e.issuer, tok.AccessToken, e.machine)["active"] == false
+	})
 }

@@ -1,80 +1,60 @@
 package main
 
 import (
+	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
 	"github.com/foyerdev/foyer/cmd/foyer/internal/browsertest"
 )
 
 // TestBrowserSignInPage walks the authorization code flow in headless
-// Chromium as a person would: the two sign-in steps, the consent page, and
-// back to the relying party with a code. It saves screenshots of the pages and
-// checks that they break nothing, Content-Security-Policy included.
+// Chromium as a person would, from a fresh browser: the sign-in page
+// names the application, Continue with the email, a wrong password is
+// refused next to its field (LG-01's one message), the right one leads to
+// the consent page, and back at the relying party (go-oidc, x/oauth2,
+// PKCE) the code redeems for an ID token that verifies, with amr "pwd". It
+// saves screenshots of the pages and checks that they break nothing,
+// Content-Security-Policy included.
 func TestBrowserSignInPage(t *testing.T) {
 	e := newOIDCEnv(t, "embedded")
-	provider, err := oidc.NewProvider(t.Context(), e.issuer)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
-	conf := oauth2.Config{
-		ClientID: e.web.id, ClientSecret: e.web.secret, Endpoint: provider.Endpoint(),
-		RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "email", "profile"},
-	}
-	verifier := oauth2.GenerateVerifier()
-	authURL := conf.AuthCodeURL("state-123", oidc.Nonce("nonce-456"), oauth2.S256ChallengeOption(verifier))
+	rp := newRelyingParty(t, e)
 
-	b := browsertest.New(t)
-	b.Navigate(authURL)
-	b.WaitVisible("#email")
+	b := newPerson(t, e.issuer)
+	text := b.open(rp.authURL(), "#email")
 	if got := b.URL().Path; got != "/login" {
 		t.Errorf("authorization went to %s, want the sign-in page /login", got)
 	}
-	if got := b.Text("main"); !strings.Contains(got, "Sign in") || !strings.Contains(got, "Web App") {
-		t.Errorf("sign-in page does not say what it is for:\n%s", got)
+	if !strings.Contains(text, "Sign in") || !strings.Contains(text, "Web App") {
+		t.Errorf("sign-in page does not say what it is for:\n%s", text)
 	}
 	b.Screenshot("sign-in")
 
-	b.Fill("#email", e.email)
-	b.Click("button[type=submit]")
-	b.WaitVisible("#password")
-	if got := b.Text("main"); !strings.Contains(got, e.email) || !strings.Contains(got, "Email me a sign-in link") {
-		t.Errorf("password step does not show the email and the other way in:\n%s", got)
+	text = b.continueAs(e.email)
+	if !strings.Contains(text, e.email) || !strings.Contains(text, "Email me a sign-in link") {
+		t.Errorf("password step does not show the email and the other way in:\n%s", text)
 	}
 	b.Screenshot("sign-in-password")
+	b.Fill("#password", "not the password")
+	b.expectStatus(http.StatusUnauthorized)
+	b.Click(signInButton)
+	b.at("", "#password-error")
+	if got := b.Text("#password-error"); got != "The email or password is not right." {
+		t.Errorf("LG-01: a wrong password says %q", got)
+	}
+	b.Screenshot("sign-in-password-wrong")
 	b.Fill("#password", e.pass)
-	b.Click(`form[action="/login/password"] button`)
-	b.WaitVisible("button[value=allow]") // only the consent page has it
-	if got := b.Text("main"); !strings.Contains(got, "Web App") || !strings.Contains(got, "See your email address") {
-		t.Errorf("consent page does not say who asks for what:\n%s", got)
+	b.Click(signInButton)
+	if text := b.at("/consent", allowButton); !strings.Contains(text, "See your email address") {
+		t.Errorf("consent page does not say what the application asks for:\n%s", text)
 	}
 	b.Screenshot("consent")
-	if errs := pageErrors(b); len(errs) > 0 {
-		t.Errorf("the pages reported errors:\n%s", strings.Join(errs, "\n"))
-	}
 
-	b.Click("button[value=allow]")
-	// Nothing listens at the callback, so Chromium shows its error page
-	// there; the address it went to is what the relying party would get.
-	got := b.WaitURL(callback)
-	if state := got.Query().Get("state"); state != "state-123" {
-		t.Errorf("callback state = %q, want state-123 (%s)", state, got)
-	}
-	code := got.Query().Get("code")
-	if code == "" {
-		t.Fatalf("callback carries no code: %s", got)
-	}
-	// The code is real: it redeems, with the PKCE verifier, for an ID token.
-	tok, err := conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange the code from the browser: %v", err)
-	}
-	if _, ok := tok.Extra("id_token").(string); !ok {
-		t.Error("token response lacks an id_token")
+	claims := rp.finish(b.consent(e.email))
+	if claims.Email != e.email || !claims.EmailVerified || !slices.Equal(claims.AMR, []string{"pwd"}) {
+		t.Errorf("ID token email %q, email_verified %v, amr %q: want %s, true, [pwd]", claims.Email, claims.EmailVerified, claims.AMR, e.email)
 	}
 }
 

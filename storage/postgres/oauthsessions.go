@@ -106,6 +106,26 @@ func (s *Store) RevokeGrant(ctx context.Context, requestID string, until time.Ti
 	return mapError(fmt.Sprintf("revoke grant %q", requestID), err)
 }
 
+// RevokeUserGrants ends the subject's grants in one statement.
+func (s *Store) RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error) {
+	var n int64
+	err := s.q(ctx).QueryRow(ctx, `
+		WITH grants AS (
+			SELECT DISTINCT request_id FROM oauth_sessions WHERE subject = $1
+		), ended AS (
+			UPDATE oauth_sessions SET active = false
+			WHERE request_id IN (SELECT request_id FROM grants) AND active AND kind IN ($2, $3)
+		), recorded AS (
+			INSERT INTO revoked_grants (request_id, expires_at) SELECT request_id, $4 FROM grants
+			ON CONFLICT (request_id) DO UPDATE
+			SET expires_at = greatest(revoked_grants.expires_at, excluded.expires_at)
+			RETURNING 1
+		)
+		SELECT count(*) FROM recorded`,
+		subject, storage.KindAccessToken, storage.KindRefreshToken, timestamp(until)).Scan(&n)
+	return n, mapError(fmt.Sprintf("revoke grants of %q", subject), err)
+}
+
 func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error) {
 	var found bool
 	err := s.q(ctx).QueryRow(ctx,

@@ -125,6 +125,34 @@ func (s *Store) RevokeGrant(ctx context.Context, requestID string, until time.Ti
 	return nil
 }
 
+// RevokeUserGrants ends the subject's grants in one transaction.
+func (s *Store) RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE oauth_sessions SET active = 0
+			WHERE request_id IN (SELECT request_id FROM oauth_sessions WHERE subject = ?)
+			AND active AND kind IN (?, ?)`,
+			subject, storage.KindAccessToken, storage.KindRefreshToken); err != nil {
+			return dbError(err, storage.ErrConflict)
+		}
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO revoked_grants (request_id, expires_at)
+			SELECT DISTINCT request_id, ? FROM oauth_sessions WHERE subject = ? AND true
+			ON CONFLICT (request_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+			formatTime(until), subject)
+		if err != nil {
+			return dbError(err, storage.ErrInvalid)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke grants of %s: %w", subject, err)
+	}
+	return n, nil
+}
+
 func (s *Store) GrantRevoked(ctx context.Context, requestID string) (bool, error) {
 	found, err := exists(ctx, s.q(ctx), `SELECT EXISTS (SELECT 1 FROM revoked_grants WHERE request_id = ?)`, requestID)
 	if err != nil {

@@ -17,6 +17,7 @@ func oauthSessionTests() []test {
 		{"Delete", testDeleteOAuthSession},
 		{"Revoke", testRevokeOAuthSessions},
 		{"RevokeGrant", testRevokeGrant},
+		{"RevokeUserGrants", testRevokeUserGrants},
 		{"DeleteExpired", testDeleteExpiredOAuthSessions},
 		{"DeleteClientRemovesSessionsAndConsents", testDeleteClientCascades},
 	}
@@ -275,6 +276,45 @@ func testRevokeGrant(t *testing.T, s storage.Store) {
 	}
 	if revoked, err := s.GrantRevoked(ctx, grant); err != nil || !revoked {
 		t.Errorf("GrantRevoked(%q) after sweeping at(25) = %v, %v; want true (expires at(30))", grant, revoked, err)
+	}
+}
+
+// testRevokeUserGrants ends every grant with a session of the subject:
+// its token sessions go inactive and each grant reads as revoked; another
+// subject's grants are untouched.
+func testRevokeUserGrants(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	client := createClient(t, s, newClient())
+	const user, other = "usr_revoked", "usr_other"
+	session := func(kind storage.GrantKind, grant, subject string, active bool) storage.OAuthSession {
+		o := newOAuthSession(kind, grant, client.ID)
+		o.Subject, o.Active = subject, active
+		return createOAuthSession(t, s, o)
+	}
+	ended := []storage.OAuthSession{
+		session(storage.KindRefreshToken, "grant-a", user, true),
+		session(storage.KindAccessToken, "grant-a", user, true),
+	}
+	used := session(storage.KindAuthorizeCode, "grant-b", user, false) // a JWT-only grant: its code is all that is left
+	kept := session(storage.KindRefreshToken, "grant-c", other, true)
+
+	n, err := s.RevokeUserGrants(ctx, user, at(30))
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUserGrants(%q) = %d, %v; want 2 grants", user, n, err)
+	}
+	for _, o := range ended {
+		o.Active = false
+		checkOAuthSession(t, s, "revoked with the user's grants", o)
+	}
+	checkOAuthSession(t, s, "the used code", used)
+	checkOAuthSession(t, s, "another user's grant", kept)
+	for grant, want := range map[string]bool{"grant-a": true, "grant-b": true, "grant-c": false} {
+		if got, err := s.GrantRevoked(ctx, grant); err != nil || got != want {
+			t.Errorf("GrantRevoked(%q) = %v, %v; want %v", grant, got, err, want)
+		}
+	}
+	if n, err := s.RevokeUserGrants(ctx, "usr_nobody", at(30)); err != nil || n != 0 {
+		t.Errorf("RevokeUserGrants(unknown subject) = %d, %v; want 0, nil", n, err)
 	}
 }
 
