@@ -61,10 +61,16 @@ func show[T any](s *Service, c *gin.Context, status int, t *render.Template[T], 
 // errorPage explains in plain words why a request failed; the cause, if
 // any, goes to the log only.
 func (s *Service) errorPage(c *gin.Context, status int, title, message string, cause error) {
+	s.errorPageWithLink(c, status, title, message, "", "", cause)
+}
+
+// errorPageWithLink is errorPage with a link onwards (next, as its text).
+func (s *Service) errorPageWithLink(c *gin.Context, status int, title, message, next, text string, cause error) {
 	if cause != nil {
 		s.o.Logger.WarnContext(c.Request.Context(), "sign-in request failed", "status", status, "err", cause)
 	}
-	d := render.ErrorPage{Page: render.Page{Title: title}, Message: message, RequestID: c.Writer.Header().Get("X-Request-Id")}
+	d := render.ErrorPage{Page: render.Page{Title: title}, Message: message, RequestID: c.Writer.Header().Get("X-Request-Id"),
+		Next: next, NextText: text}
 	show(s, c, status, s.login.errorPage, &d, &d.Page)
 }
 

@@ -113,8 +113,10 @@ func (s *Service) spendLink(ctx context.Context, p storage.TokenPurpose, token s
 // a 500: 400 for a link that never worked, 410 for one that did.
 func (s *Service) linkError(c *gin.Context, p storage.TokenPurpose, err error) {
 	again, expired, once := "Ask for a new link on the “Forgot password” page.", "", "Each link works once. "
+	next, text := "/forgot-password", "Forgot password"
 	switch p {
 	case storage.PurposeMagicLink:
+		next, text = "/login", "Back to sign in"
 		again = "Go back to the sign-in page and ask for a new link."
 		expired = fmt.Sprintf("Sign-in links work for %d minutes. ", int(magicLinkTTL/time.Minute))
 		once = "Each sign-in link works once. "
@@ -122,15 +124,16 @@ func (s *Service) linkError(c *gin.Context, p storage.TokenPurpose, err error) {
 		// Resetting the password verifies the address too; signing up
 		// again does not send a second link (see signup.go).
 		again = "If you have verified your address already, sign in. If not, use “Forgot password” on the sign-in page: choosing a new password verifies your address too."
+		next, text = "/login", "Sign in"
 	}
 	switch {
 	case errors.Is(err, errLinkInvalid):
-		s.errorPage(c, http.StatusBadRequest, "This link is not valid",
-			"It may have been copied incompletely, or a newer link replaced it. "+again, nil)
+		s.errorPageWithLink(c, http.StatusBadRequest, "This link is not valid",
+			"It may have been copied incompletely, or a newer link replaced it. "+again, next, text, nil)
 	case errors.Is(err, errLinkExpired):
-		s.errorPage(c, http.StatusGone, "This link has expired", expired+again, nil)
+		s.errorPageWithLink(c, http.StatusGone, "This link has expired", expired+again, next, text, nil)
 	case errors.Is(err, errLinkUsed):
-		s.errorPage(c, http.StatusGone, "This link was already used", once+again, nil)
+		s.errorPageWithLink(c, http.StatusGone, "This link was already used", once+again, next, text, nil)
 	default:
 		s.unavailable(c, err)
 	}

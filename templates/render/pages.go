@@ -125,6 +125,9 @@ type ErrorPage struct {
 	Message string
 	// RequestID, when set, is shown for the person to quote to support.
 	RequestID string
+	// Next and NextText, when set, link to where the person can go on
+	// (a sign-in page after a dead link).
+	Next, NextText string
 }
 
 // Error renders the error page (default title "Something went wrong"). An
