@@ -88,6 +88,48 @@ func (p *Provider) setOrgClaims(ctx context.Context, s *Session, scopes fosite.A
 	return nil
 }
 
+// refreshOrganization sets the organization claims of a refresh. refs is
+// the organization parameter: when present, the person switches to that
+// organization (ID or slug), which needs the org scope and a membership
+// (MT-01/02). An unknown organization gets the same answer as one the
+// person is outside, so the answer does not tell which organizations
+// exist. Without it, the refresh stays on the session's organization; if
+// that membership is gone, the tokens carry no organization claims rather
+// than failing (MT-04, issue 5: "a removed member's refresh yields no org
+// claims for that org"), and the cleared OrgID is stored with the new
+// refresh token, so a later membership does not silently come back.
+func (p *Provider) refreshOrganization(ctx context.Context, s *Session, scopes fosite.Arguments, refs []string) error {
+	if len(refs) > 0 {
+		if len(refs) > 1 || refs[0] == "" {
+			return fosite.ErrInvalidRequest.WithHint("The organization parameter must be given once, with an organization ID or slug.")
+		}
+		if !scopes.Has(scopeOrg) {
+			return fosite.ErrInvalidScope.WithHint("Switching organization needs the org scope, which was not granted.")
+		}
+		org, err := p.organizationByRef(ctx, refs[0])
+		if err == nil {
+			_, err = p.store.GetMembership(ctx, org.ID, s.UserID)
+		}
+		if errors.Is(err, storage.ErrNotFound) {
+			return fosite.ErrInvalidGrant.WithHint("The person is not a member of the requested organization.")
+		}
+		if err != nil {
+			return err
+		}
+		s.OrgID = org.ID
+	}
+	err := p.setOrgClaims(ctx, s, scopes)
+	if errors.Is(err, errNoLongerMember) && len(refs) == 0 {
+		s.OrgID = ""
+		err = p.setOrgClaims(ctx, s, scopes)
+	}
+	if errors.Is(err, errNoLongerMember) {
+		// Removed between the check above and the claims: as if refused.
+		err = fosite.ErrInvalidGrant.WithHint("The person is not a member of the requested organization.")
+	}
+	return err
+}
+
 // chooseOrganization decides the organization of a sign-in that asks for
 // the org scope: the one the organization parameter names (the person must
 // belong to it, MT-01/02), the only one, or the one picked on the picker

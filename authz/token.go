@@ -56,18 +56,23 @@ func (p *Provider) token(c *gin.Context) {
 		sess.AccessClaims.Extra["client_id"] = id
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
-		// Organization claims follow the current membership; a person who
-		// left the organization gets no more tokens for it (MT-04).
+		// Organization claims follow the current membership (MT-04), and
+		// the organization parameter switches to another one. Both happen
+		// here, before NewAccessResponse rotates the refresh token, so a
+		// refused switch leaves the presented refresh token usable, and
+		// the organization chosen is stored with the new one.
 		s, _ := ar.GetSession().(*Session)
 		if s != nil && s.UserID != "" {
-			if err := p.setOrgClaims(ctx, s, ar.GetGrantedScopes()); err != nil {
-				if errors.Is(err, errNoLongerMember) {
-					err = fosite.ErrInvalidGrant.WithHint("The person is no longer a member of the organization.")
-				}
+			if err := p.refreshOrganization(ctx, s, ar.GetGrantedScopes(), ar.GetRequestForm()["organization"]); err != nil {
 				p.writeAccessError(c, ar, err)
 				return
 			}
 		}
+	} else if _, ok := ar.GetRequestForm()["organization"]; ok {
+		// Never ignore it silently (MT-02): the organization is chosen at
+		// /authorize or switched with a refresh.
+		p.writeAccessError(c, ar, fosite.ErrInvalidRequest.WithHint("The organization parameter is only accepted with the refresh_token grant."))
+		return
 	}
 	if s, ok := ar.GetSession().(*Session); ok {
 		// Every access token names its grant, so revoking the grant

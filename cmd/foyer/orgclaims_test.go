@@ -120,12 +120,17 @@ func TestOrganizationClaims(t *testing.T) {
 	if got := claimsOf(tok); got.OrgRole != "admin" || !slices.Contains(got.OrgPermissions, "org:members:manage") {
 		t.Errorf("after promotion to admin, refreshed claims: %+v", got)
 	}
-	// ...and a removed membership ends the refresh.
+	// ...and a removed member's refresh yields no org claims for that
+	// organization (issue 5), while orgs lists the ones left.
 	if err := e.store.DeleteMembership(ctx, acme.ID, mustUserID(t, e)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !isOAuthError(err, "invalid_grant") {
-		t.Errorf("refresh after leaving the organization = %v, want invalid_grant", err)
+	tok, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh after leaving the organization: %v", err)
+	}
+	if got := claimsOf(tok); got.OrgID != "" || got.OrgRole != "" || got.OrgPermissions != nil || len(got.Orgs) != 1 || got.Orgs[0]["slug"] != "globex" {
+		t.Errorf("refresh after leaving acme: %+v, want no org claims and orgs [globex]", got)
 	}
 
 	// MT-01/02: an organization the person does not belong to is refused,
