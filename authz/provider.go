@@ -90,6 +90,7 @@ func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
 	sign := &signer{keys: o.Keys}
 	opaque := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: config}, config)
 	formats := &accessTokenFormats{
+		issuer:          o.Issuer,
 		HMACSHAStrategy: opaque,
 		jwt:             &oauth2.DefaultJWTStrategy{Signer: sign, HMACSHAStrategy: opaque, Config: config},
 	}
@@ -151,14 +152,24 @@ func (g grantGate) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 // Codes and refresh tokens are always opaque HMAC tokens.
 type accessTokenFormats struct {
 	*oauth2.HMACSHAStrategy
-	jwt *oauth2.DefaultJWTStrategy
+	jwt    *oauth2.DefaultJWTStrategy
+	issuer string
 }
+
+// forIssuer makes fosite's JWT strategy, which writes the request's granted
+// audience over the session's aud, sign aud = issuer (RFC 9068 §2.2).
+type forIssuer struct {
+	fosite.Requester
+	aud fosite.Arguments
+}
+
+func (r forIssuer) GetGrantedAudience() fosite.Arguments { return r.aud }
 
 var _ oauth2.CoreStrategy = (*accessTokenFormats)(nil)
 
 func (s *accessTokenFormats) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
 	if issuesJWT(r.GetClient()) {
-		return s.jwt.GenerateAccessToken(ctx, r)
+		return s.jwt.GenerateAccessToken(ctx, forIssuer{r, fosite.Arguments{s.issuer}})
 	}
 	return s.HMACSHAStrategy.GenerateAccessToken(ctx, r)
 }

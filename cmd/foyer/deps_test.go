@@ -53,6 +53,14 @@ func forbidden(rel, dep string) string {
 				return "backends know nothing of HTTP or OAuth"
 			}
 		}
+	case top(rel) == "rbac":
+		if isFoyer {
+			return "rbac imports no Foyer package: downstream services vendor it alone"
+		}
+	case top(rel) == "examples":
+		if isFoyer && top(foyer) != "rbac" {
+			return "examples use what a downstream service has: rbac only"
+		}
 	case rel == "config" || strings.HasPrefix(rel, "templates"):
 		if isFoyer && !(strings.HasPrefix(rel, "templates") && top(foyer) == "templates") {
 			return "config and templates import no other Foyer package"
@@ -72,7 +80,7 @@ func forbidden(rel, dep string) string {
 // Building blocks serve several features; features never import each other.
 var (
 	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true}
-	features       = map[string]bool{"authz": true, "idp": true, "mfa": true, "signin": true}
+	features       = map[string]bool{"admin": true, "authz": true, "idp": true, "mfa": true, "signin": true}
 )
 
 // isStd reports whether an import path belongs to the standard library
@@ -106,6 +114,14 @@ func TestForbidden(t *testing.T) {
 		{"config", module + "/storage", true},
 		{"templates/render", module + "/templates", false},
 		{"cmd/foyer", module + "/config", false},
+		{"admin", module + "/storage", false},
+		{"admin", module + "/authz", true},
+		{"admin", module + "/idp", true},
+		{"rbac", "github.com/go-jose/go-jose/v4", false},
+		{"rbac", module + "/authz/keys", true},
+		{"rbac", module + "/storage", true},
+		{"examples/reports-api", module + "/rbac", false},
+		{"examples/reports-api", module + "/authz", true},
 	} {
 		if got := forbidden(tc.rel, tc.dep) != ""; got != tc.bad {
 			t.Errorf("forbidden(%q, %q) = %v, want %v", tc.rel, tc.dep, got, tc.bad)

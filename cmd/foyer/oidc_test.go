@@ -352,6 +352,11 @@ func TestClientCredentials(t *testing.T) {
 	if at["sub"] != e.machine.id || at["client_id"] != e.machine.id || at["scope"] != "reports:read" || at["iss"] != e.issuer {
 		t.Errorf("access token claims = %v", at)
 	}
+	// RFC 9068 §2.2: aud names the resource; Foyer's tokens are for itself
+	// (fosite would write the request's empty granted audience over it).
+	if aud, _ := at["aud"].([]any); len(aud) != 1 || aud[0] != e.issuer {
+		t.Errorf("access token aud = %v, want [%s]", at["aud"], e.issuer)
+	}
 	if h := strings.Split(tok.AccessToken, ".")[0]; !strings.Contains(decodeSegment(t, h), `"typ":"at+jwt"`) {
 		t.Errorf("access token header %s lacks typ at+jwt", decodeSegment(t, h))
 	}
