@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // User is a person who can sign in.
 type User struct {
@@ -79,6 +82,26 @@ type Client struct {
 type Page struct {
 	After string
 	Limit int
+}
+
+// UserQuery selects users. Every set field narrows the result.
+type UserQuery struct {
+	Page
+	// Search matches a substring of the email or the name, ignoring ASCII
+	// case; it is matched literally (% and _ are not wildcards).
+	Search string
+	// OrgID keeps the members of that organization.
+	OrgID string
+	// Role keeps the users who hold a role of that name: in OrgID when it
+	// is set, in any organization otherwise.
+	Role string
+}
+
+// LikePattern is s as a SQL LIKE pattern matching any string that
+// contains s, with the wildcards in s escaped by a backslash (ESCAPE '\').
+func LikePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }
 
 // Page limits.

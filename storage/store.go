@@ -38,6 +38,9 @@ type Users interface {
 	// GetUserByEmail finds a user by email, ignoring case.
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	ListUsers(ctx context.Context, p Page) ([]User, error)
+	// SearchUsers lists the users q matches, ordered by ID and paged by
+	// q.Page, and how many match in all (every page), for the admin API.
+	SearchUsers(ctx context.Context, q UserQuery) (users []User, total int, err error)
 	// UpdateUser reads the user in a transaction, applies update and writes
 	// the result; ID and CreatedAt cannot change. An error from update aborts
 	// the transaction and is returned wrapped.

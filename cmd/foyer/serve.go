@@ -228,6 +228,11 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	browser := e.Group("", s.ready.RequireDatabase())
 	s.provider.Mount(browser, s.api)
 	s.signin.Mount(browser)
+	adminAPI, err := newAdminAPI(store, provider, key, log)
+	if err != nil {
+		return nil, err
+	}
+	adminAPI.Mount(s.api)
 	return s, nil
 }
 

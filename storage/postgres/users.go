@@ -82,3 +82,29 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete user %q", id), `DELETE FROM users WHERE id = $1`, id)
 }
+
+// SearchUsers counts every match, then reads one page of them. The two
+// reads are not one snapshot: a total off by a concurrent sign-up is fine
+// for a list screen.
+func (s *Store) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, int, error) {
+	// Every filter is always bound; an empty one matches everything, so
+	// the statement is one fixed text.
+	const where = ` WHERE ($1 = '' OR email_key LIKE $1 ESCAPE '\' OR name ILIKE $1 ESCAPE '\')
+		AND ($2 = '' AND $3 = '' OR EXISTS (SELECT 1 FROM memberships m JOIN roles r ON r.id = m.role_id
+			WHERE m.user_id = users.id AND ($2 = '' OR m.org_id = $2) AND ($3 = '' OR r.name = $3)))`
+	pattern := ""
+	if q.Search != "" {
+		pattern = storage.LikePattern(q.Search)
+	}
+	var total int
+	if err := s.q(ctx).QueryRow(ctx, `SELECT count(*) FROM users`+where, pattern, q.OrgID, q.Role).Scan(&total); err != nil {
+		return nil, 0, mapError("count users", err)
+	}
+	rows, _ := s.q(ctx).Query(ctx, `SELECT `+userColumns+` FROM users`+where+` AND id > $4 ORDER BY id LIMIT $5`,
+		pattern, q.OrgID, q.Role, q.After, q.EffectiveLimit())
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, 0, mapError("search users", err)
+	}
+	return users, total, nil
+}

@@ -102,3 +102,42 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// SearchUsers counts every match, then reads one page of them. The two
+// reads are not one snapshot: a total off by a concurrent sign-up is fine
+// for a list screen.
+func (s *Store) SearchUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, int, error) {
+	where, args := userFilter(q)
+	var total int
+	if err := s.q(ctx).QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", dbError(err, storage.ErrNotFound))
+	}
+	rows, err := s.q(ctx).QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE `+where+` AND id > ? ORDER BY id LIMIT ?`,
+		append(args, q.After, q.EffectiveLimit())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search users: %w", dbError(err, storage.ErrNotFound))
+	}
+	users, err := collect(rows, scanUser)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search users: %w", err)
+	}
+	return users, total, nil
+}
+
+// userFilter is the WHERE condition (with its arguments) for q's filters.
+// SQLite's LIKE ignores ASCII case; email_key is already lowercase.
+func userFilter(q storage.UserQuery) (string, []any) {
+	where, args := "1 = 1", []any{}
+	if q.Search != "" {
+		p := storage.LikePattern(q.Search)
+		where += ` AND (email_key LIKE ? ESCAPE '\' OR name LIKE ? ESCAPE '\')`
+		args = append(args, p, p)
+	}
+	if q.OrgID != "" || q.Role != "" {
+		where += ` AND EXISTS (SELECT 1 FROM memberships m JOIN roles r ON r.id = m.role_id
+			WHERE m.user_id = users.id AND (? = '' OR m.org_id = ?) AND (? = '' OR r.name = ?))`
+		args = append(args, q.OrgID, q.OrgID, q.Role, q.Role)
+	}
+	return where, args
+}

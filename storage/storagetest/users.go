@@ -16,6 +16,7 @@ func userTests() []test {
 		{"CreateDuplicate", testCreateUserDuplicate},
 		{"NotFound", testUserNotFound},
 		{"List", testListUsers},
+		{"Search", testSearchUsers},
 		{"Update", testUpdateUser},
 		{"UpdateToTakenEmail", testUpdateUserEmailTaken},
 		{"UpdateAbortedByClosure", testUpdateUserAborted},
@@ -258,4 +259,64 @@ func testDeleteUser(t *testing.T, s storage.Store) {
 	}
 	// The email can be used again.
 	createUser(t, s, newUser("alice@example.com"))
+}
+
+func testSearchUsers(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	mk := func(email, name string) storage.User {
+		u := newUser(email)
+		u.Name = name
+		return createUser(t, s, u)
+	}
+	alice := mk("Alice@Example.com", "Alice Liddell")
+	bob := mk("bob@example.com", "Bob 100%_sure")
+	carol := mk("carol@other.org", "Carol")
+	a, b := createOrg(t, s, newOrg("org-a")), createOrg(t, s, newOrg("org-b"))
+	createRole(t, s, newRole(a.ID, "billing", "org:billing:read"))
+	createMembership(t, s, newMembership(a.ID, alice.ID, "admin"))
+	createMembership(t, s, newMembership(a.ID, bob.ID, "billing"))
+	createMembership(t, s, newMembership(b.ID, carol.ID, "admin"))
+
+	sorted := func(us ...storage.User) []string {
+		var ids []string
+		for _, u := range us {
+			ids = append(ids, u.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for _, tc := range []struct {
+		name string
+		q    storage.UserQuery
+		want []string
+	}{
+		{"everyone", storage.UserQuery{}, sorted(alice, bob, carol)},
+		{"email ignoring case", storage.UserQuery{Search: "ALICE@"}, sorted(alice)},
+		{"name ignoring case", storage.UserQuery{Search: "liddell"}, sorted(alice)},
+		{"email domain", storage.UserQuery{Search: "example.com"}, sorted(alice, bob)},
+		{"percent and underscore are literal", storage.UserQuery{Search: "%_"}, sorted(bob)},
+		{"underscore is no wildcard", storage.UserQuery{Search: "a_i"}, nil},
+		{"organization", storage.UserQuery{OrgID: a.ID}, sorted(alice, bob)},
+		{"role in any organization", storage.UserQuery{Role: "admin"}, sorted(alice, carol)},
+		{"role in one organization", storage.UserQuery{OrgID: a.ID, Role: "admin"}, sorted(alice)},
+		{"custom role", storage.UserQuery{OrgID: a.ID, Role: "billing"}, sorted(bob)},
+		{"all filters", storage.UserQuery{OrgID: b.ID, Role: "admin", Search: "carol"}, sorted(carol)},
+		{"no match", storage.UserQuery{OrgID: b.ID, Search: "alice"}, nil},
+	} {
+		users, total, err := s.SearchUsers(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("SearchUsers(%s) error = %v", tc.name, err)
+		}
+		got := sorted(users...)
+		if !slices.Equal(got, tc.want) || total != len(tc.want) {
+			t.Errorf("SearchUsers(%s) = %v (total %d), want %v", tc.name, got, total, tc.want)
+		}
+	}
+
+	// Paging keeps the total of every match.
+	want := sorted(alice, bob, carol)
+	users, total, err := s.SearchUsers(ctx, storage.UserQuery{Page: storage.Page{After: want[0], Limit: 1}})
+	if err != nil || total != 3 || len(users) != 1 || users[0].ID != want[1] {
+		t.Errorf("SearchUsers(page 2 of 1) = %v, %d, %v; want [%s], 3", users, total, err, want[1])
+	}
 }

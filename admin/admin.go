@@ -1,0 +1,142 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/foyerdev/foyer/storage"
+)
+
+// Prefix is where cmd mounts the API.
+const Prefix = "/admin/v1"
+
+// maxBodyBytes bounds a request body: every resource here is a few
+// hundred bytes, so 64 KiB is generous and a flood is cut short.
+const maxBodyBytes = 64 << 10
+
+// maxAccessTokenTTL is the upper bound of tokens.access_token_ttl: a
+// revocation record must outlive every access token it refuses.
+const maxAccessTokenTTL = 24 * time.Hour
+
+// Store is the slice of storage the API reads and writes.
+type Store interface {
+	storage.Users
+	storage.Organizations
+	storage.Roles
+	storage.Memberships
+	storage.Transactions
+	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
+}
+
+// Tokens verifies bearer tokens; authz.Provider does, through cmd.
+type Tokens interface {
+	// VerifyAccessToken returns who holds a live Foyer access token;
+	// ErrInvalidToken when the token is not one, any other error for an
+	// outage.
+	VerifyAccessToken(ctx context.Context, token string) (AccessToken, error)
+}
+
+// ErrInvalidToken is what Tokens returns for a token it does not accept.
+var ErrInvalidToken = errors.New("invalid access token")
+
+// AccessToken is the bearer of a verified token.
+type AccessToken struct {
+	Subject  string
+	ClientID string
+	UserID   string // empty for a machine (client credentials)
+	OrgID    string // the organization chosen at sign-in, if any
+	Scopes   []string
+}
+
+// Directory creates users and organizations with the rules (validation,
+// password policy) of the identity package, which admin may not import.
+// Bad input is an error with a FieldMessage method.
+type Directory interface {
+	CreateUser(ctx context.Context, u NewUser) (storage.User, error)
+	CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error)
+}
+
+// NewUser is the input of Directory.CreateUser.
+type NewUser struct {
+	Email         string
+	Name          string
+	Password      string // optional
+	EmailVerified bool
+	Admin         bool
+}
+
+// Options configure the API. cmd fills them.
+type Options struct {
+	Store     Store
+	Tokens    Tokens
+	Directory Directory
+	// CursorKey (32 bytes, purpose-bound) MACs list cursors so a forged
+	// one is refused (AD-05).
+	CursorKey []byte
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now
+}
+
+// API serves /admin/v1.
+type API struct {
+	store   Store
+	tokens  Tokens
+	dir     Directory
+	cursors cursorCodec
+	log     *slog.Logger
+	now     func() time.Time
+	openapi []byte
+}
+
+// New builds the API.
+func New(o Options) (*API, error) {
+	if o.Store == nil || o.Tokens == nil || o.Directory == nil || len(o.CursorKey) < 32 {
+		return nil, errors.New("admin: Store, Tokens, Directory and a 32-byte CursorKey are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, cursors: cursorCodec{key: o.CursorKey},
+		log: o.Logger, now: o.Now}
+	doc, err := openAPIDocument(routes())
+	if err != nil {
+		return nil, err
+	}
+	a.openapi = doc
+	return a, nil
+}
+
+// Mount adds the API under Prefix on r, the API (non-browser) group.
+func (a *API) Mount(r gin.IRouter) {
+	g := r.Group(Prefix, limitBody)
+	g.GET("/openapi.json", a.serveOpenAPI)
+	authed := g.Group("", a.authenticate)
+	for _, rt := range routes() {
+		authed.Handle(rt.Method, rt.Path, a.handler(rt))
+	}
+}
+
+// handler adapts a route's function to gin.
+func (a *API) handler(rt route) gin.HandlerFunc {
+	return func(c *gin.Context) { rt.Handle(a, c) }
+}
+
+func (a *API) serveOpenAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json", a.openapi)
+}
+
+// limitBody caps what a handler can read (io.ReadAll of a 1 GB body must
+// not cost 1 GB).
+func limitBody(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+}
+
+func isUnavailable(err error) bool { return errors.Is(err, storage.ErrUnavailable) }

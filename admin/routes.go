@@ -1,0 +1,80 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// route is one operation: the router mounts Handle at Method and Path, and
+// the OpenAPI document describes it from the same fields.
+type route struct {
+	Method      string
+	Path        string // gin syntax, relative to Prefix: /users/:id
+	OperationID string
+	Summary     string
+	Query       []param
+	Request     any // the body's type, nil for none
+	Response    any // the success body's type, nil for none
+	Status      int // the success status
+	Handle      func(*API, *gin.Context)
+}
+
+// param is a query parameter.
+type param struct {
+	Name, Description string
+	Type              string // OpenAPI type: string, integer
+}
+
+var pageParams = []param{
+	{"limit", "Items per page, 1 to 200 (default 50).", "integer"},
+	{"cursor", "next_cursor of the previous page.", "string"},
+}
+
+// routes is the API, in the order the OpenAPI document lists it.
+func routes() []route {
+	return []route{
+		{http.MethodGet, "/users", "listUsers", "List users",
+			append([]param{
+				{"q", "Substring of the email or the name, ignoring case.", "string"},
+				{"organization", "Members of this organization ID only (required for an admin of several organizations).", "string"},
+				{"role", "Holders of this role name only (in the organization when given).", "string"},
+			}, pageParams...), nil, List[User]{}, http.StatusOK, (*API).listUsers},
+		{http.MethodPost, "/users", "createUser", "Create a user (Foyer admins)", nil,
+			createUserRequest{}, User{}, http.StatusCreated, (*API).createUser},
+		{http.MethodGet, "/users/:id", "getUser", "Get a user", nil, nil, User{}, http.StatusOK, (*API).getUser},
+		{http.MethodPatch, "/users/:id", "updateUser", "Change a user's name, admin or email_verified (Foyer admins)", nil,
+			updateUserRequest{}, User{}, http.StatusOK, (*API).updateUser},
+		{http.MethodDelete, "/users/:id", "deleteUser", "Delete a user, revoking their tokens and sessions (Foyer admins)", nil,
+			nil, nil, http.StatusNoContent, (*API).deleteUser},
+
+		{http.MethodGet, "/organizations", "listOrganizations", "List organizations", pageParams,
+			nil, List[Organization]{}, http.StatusOK, (*API).listOrganizations},
+		{http.MethodPost, "/organizations", "createOrganization", "Create an organization (Foyer admins)", nil,
+			createOrganizationRequest{}, Organization{}, http.StatusCreated, (*API).createOrganization},
+		{http.MethodGet, "/organizations/:id", "getOrganization", "Get an organization", nil,
+			nil, Organization{}, http.StatusOK, (*API).getOrganization},
+		{http.MethodPatch, "/organizations/:id", "updateOrganization", "Rename an organization", nil,
+			updateOrganizationRequest{}, Organization{}, http.StatusOK, (*API).updateOrganization},
+		{http.MethodDelete, "/organizations/:id", "deleteOrganization", "Delete an organization with its memberships and roles (Foyer admins)", nil,
+			nil, nil, http.StatusNoContent, (*API).deleteOrganization},
+
+		{http.MethodGet, "/organizations/:id/members", "listMembers", "List an organization's members", pageParams,
+			nil, List[Member]{}, http.StatusOK, (*API).listMembers},
+		{http.MethodPost, "/organizations/:id/members", "addMember", "Add a user to an organization (Foyer admins)", nil,
+			addMemberRequest{}, Member{}, http.StatusCreated, (*API).addMember},
+		{http.MethodPatch, "/organizations/:id/members/:user_id", "updateMember", "Change a member's role", nil,
+			updateMemberRequest{}, Member{}, http.StatusOK, (*API).updateMember},
+		{http.MethodDelete, "/organizations/:id/members/:user_id", "removeMember", "Remove a member", nil,
+			nil, nil, http.StatusNoContent, (*API).removeMember},
+
+		{http.MethodGet, "/organizations/:id/roles", "listRoles", "List the roles usable in an organization, built-in ones first", nil,
+			nil, List[Role]{}, http.StatusOK, (*API).listRoles},
+		{http.MethodPost, "/organizations/:id/roles", "createRole", "Create a custom role", nil,
+			createRoleRequest{}, Role{}, http.StatusCreated, (*API).createRole},
+		{http.MethodPatch, "/organizations/:id/roles/:name", "updateRole", "Change a custom role's description or permissions", nil,
+			updateRoleRequest{}, Role{}, http.StatusOK, (*API).updateRole},
+		{http.MethodDelete, "/organizations/:id/roles/:name", "deleteRole", "Delete a custom role no member holds", nil,
+			nil, nil, http.StatusNoContent, (*API).deleteRole},
+	}
+}

@@ -1,0 +1,608 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/foyerdev/foyer/admin"
+	"github.com/foyerdev/foyer/authz/clients"
+	"github.com/foyerdev/foyer/idp"
+	"github.com/foyerdev/foyer/storage"
+)
+
+// adminEnv is a running Foyer with the clients the admin API tests use.
+type adminEnv struct {
+	*oidcEnv
+	operator *client // client_credentials with foyer:admin
+	console  *client // first-party code-flow client that may ask for foyer:admin
+	root     string  // an access token of operator
+}
+
+func newAdminEnv(t *testing.T, backend string) *adminEnv {
+	t.Helper()
+	e := &adminEnv{oidcEnv: newOIDCEnv(t, backend)}
+	reg := testRegistrar(e.store)
+	op, secret, err := reg.Create(t.Context(), clients.NewClient{
+		Name: "Operator", GrantTypes: []string{"client_credentials"}, Scopes: []string{admin.Scope},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.operator = &client{op.ID, secret}
+	con, secret, err := reg.Create(t.Context(), clients.NewClient{
+		Name: "Console", RedirectURIs: []string{callback}, FirstParty: true,
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid", "org", admin.Scope},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.console = &client{con.ID, secret}
+	e.root = e.machineToken(t, e.operator, admin.Scope)
+	return e
+}
+
+func (e *adminEnv) machineToken(t *testing.T, c *client, scopes ...string) string {
+	t.Helper()
+	cc := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: e.issuer + "/oauth2/token", Scopes: scopes}
+	tok, err := cc.Token(t.Context())
+	if err != nil {
+		t.Fatalf("client_credentials for %s: %v", c.id, err)
+	}
+	return tok.AccessToken
+}
+
+// personToken signs email in through the console client and returns the
+// access token and the ID token.
+func (e *adminEnv) personToken(t *testing.T, email, pass string, scopes ...string) (access, id string) {
+	t.Helper()
+	as := *e.oidcEnv
+	as.email, as.pass = email, pass
+	conf := oauth2.Config{ClientID: e.console.id, ClientSecret: e.console.secret, RedirectURL: callback,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "/oauth2/authorize", TokenURL: e.issuer + "/oauth2/token"},
+		Scopes:   append([]string{"openid"}, scopes...)}
+	verifier := oauth2.GenerateVerifier()
+	loc := as.signIn(t, newBrowser(t), conf.AuthCodeURL("state-admin-1", oauth2.S256ChallengeOption(verifier)), false)
+	tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange for %s: %v", email, err)
+	}
+	id, _ = tok.Extra("id_token").(string)
+	return tok.AccessToken, id
+}
+
+// createPerson stores a user with a password, as the CLI would.
+func (e *adminEnv) createPerson(t *testing.T, email string) storage.User {
+	t.Helper()
+	u, err := idp.NewDirectory(idp.Options{Store: e.store}).CreateUser(t.Context(), idp.NewUser{
+		Email: email, Password: e.pass, Name: "Person " + email, EmailVerified: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// apiReply is an admin API answer.
+type apiReply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r apiReply) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem decodes a problem-details answer, checking its media type and
+// that its status matches the response's.
+func (r apiReply) problem(t *testing.T) admin.Problem {
+	t.Helper()
+	var p admin.Problem
+	r.decode(t, &p)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") || p.Status != r.status || p.Title == "" || p.Type == "" {
+		t.Errorf("problem = %s (Content-Type %q, status %d), want an RFC 9457 body", r.body, ct, r.status)
+	}
+	return p
+}
+
+func (r apiReply) String() string { return string(r.body) }
+
+// call sends body (a string is sent as is, anything else as JSON) with
+// token as the bearer.
+func (e *adminEnv) call(t *testing.T, token, method, path string, body any) apiReply {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, e.issuer+admin.Prefix+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apiReply{status: resp.StatusCode, header: resp.Header, body: []byte(read(t, resp))}
+}
+
+// must calls and fails the test unless the status is want.
+func (e *adminEnv) must(t *testing.T, want int, token, method, path string, body any) apiReply {
+	t.Helper()
+	r := e.call(t, token, method, path, body)
+	if r.status != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, r.status, r, want)
+	}
+	return r
+}
+
+// TestAdminAD01Authentication: who may call the admin API (SECURITY.md
+// AD-01), on both backends.
+func TestAdminAD01Authentication(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newAdminEnv(t, backend)
+			ctx := t.Context()
+			alice, err := e.store.GetUserByEmail(ctx, e.email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aliceToken, aliceID := e.personToken(t, e.email, e.pass, admin.Scope)
+			aliceNoScope, _ := e.personToken(t, e.email, e.pass)
+
+			revoked := e.machineToken(t, e.operator, admin.Scope)
+			req, _ := http.NewRequest("POST", e.issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {revoked}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.operator.id, e.operator.secret)
+			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("revoke = %v, %v", resp, err)
+			}
+
+			for _, tc := range []struct {
+				name, token string
+				want        int
+			}{
+				{"no token", "", http.StatusUnauthorized},
+				{"not a token", "not-a-token", http.StatusUnauthorized},
+				{"a forged JWT", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", http.StatusUnauthorized},
+				{"an ID token", aliceID, http.StatusUnauthorized},
+				{"a revoked token", revoked, http.StatusUnauthorized},
+				{"a machine token without foyer:admin", e.machineToken(t, e.machine, "reports:read"), http.StatusForbidden},
+				{"a person who is no admin", aliceToken, http.StatusForbidden},
+				{"a machine token with foyer:admin", e.root, http.StatusOK},
+			} {
+				r := e.call(t, tc.token, "GET", "/users", nil)
+				if r.status != tc.want {
+					t.Errorf("%s: GET /users = %d %s, want %d", tc.name, r.status, r, tc.want)
+					continue
+				}
+				if r.status == http.StatusOK {
+					continue
+				}
+				r.problem(t)
+				if r.status == http.StatusUnauthorized && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("%s: WWW-Authenticate = %q, want a Bearer challenge", tc.name, r.header.Get("WWW-Authenticate"))
+				}
+			}
+
+			// Authority is read on every request: made a Foyer admin, alice's
+			// token works at once; a token without the scope still does not.
+			if _, err := e.store.UpdateUser(ctx, alice.ID, func(u storage.User) (storage.User, error) {
+				u.Admin = true
+				return u, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			e.must(t, http.StatusOK, aliceToken, "GET", "/users/"+alice.ID, nil)
+			if r := e.call(t, aliceNoScope, "GET", "/users", nil); r.status != http.StatusForbidden {
+				t.Errorf("a Foyer admin's token without %s: %d %s, want 403", admin.Scope, r.status, r)
+			}
+		})
+	}
+}
+
+// TestAdminUsersAndOrganizations drives every resource through its happy
+// path and its bad input, on both backends.
+func TestAdminUsersAndOrganizations(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newAdminEnv(t, backend)
+			tok := e.root
+
+			var bob admin.User
+			r := e.must(t, http.StatusCreated, tok, "POST", "/users", map[string]any{
+				"email": "bob@example.com", "name": "Bob Builder", "password": "a long enough password",
+			})
+			r.decode(t, &bob)
+			if bob.ID == "" || bob.Email != "bob@example.com" || bob.Admin || r.header.Get("Location") != admin.Prefix+"/users/"+bob.ID {
+				t.Errorf("created %+v at %q", bob, r.header.Get("Location"))
+			}
+			if strings.Contains(r.String(), "password") {
+				t.Errorf("the user resource shows a password: %s", r)
+			}
+			e.must(t, http.StatusCreated, tok, "POST", "/users", map[string]any{"email": "carol@other.org", "name": "Carol"})
+
+			// Search, filters, total and MACed cursors.
+			var list admin.List[admin.User]
+			e.must(t, http.StatusOK, tok, "GET", "/users?q=BUILDER", nil).decode(t, &list)
+			if len(list.Items) != 1 || list.Items[0].ID != bob.ID || list.Total == nil || *list.Total != 1 {
+				t.Errorf("search by name = %+v", list)
+			}
+			list = admin.List[admin.User]{}
+			e.must(t, http.StatusOK, tok, "GET", "/users?limit=2", nil).decode(t, &list)
+			if len(list.Items) != 2 || *list.Total != 3 || list.NextCursor == "" {
+				t.Fatalf("first page of 2 = %+v", list)
+			}
+			var rest admin.List[admin.User]
+			e.must(t, http.StatusOK, tok, "GET", "/users?limit=2&cursor="+url.QueryEscape(list.NextCursor), nil).decode(t, &rest)
+			if len(rest.Items) != 1 || rest.NextCursor != "" || rest.Items[0].ID <= list.Items[1].ID {
+				t.Errorf("second page = %+v after %+v", rest, list)
+			}
+
+			e.must(t, http.StatusOK, tok, "GET", "/users/"+bob.ID, nil)
+			var patched admin.User
+			e.must(t, http.StatusOK, tok, "PATCH", "/users/"+bob.ID, map[string]any{"name": "Robert", "email_verified": true}).decode(t, &patched)
+			if patched.Name != "Robert" || !patched.EmailVerified || patched.Email != bob.Email {
+				t.Errorf("patched = %+v", patched)
+			}
+
+			var org admin.Organization
+			e.must(t, http.StatusCreated, tok, "POST", "/organizations", map[string]any{"slug": "acme", "name": "Acme"}).decode(t, &org)
+			e.must(t, http.StatusOK, tok, "PATCH", "/organizations/"+org.ID, map[string]any{"name": "Acme Inc"})
+			var member admin.Member
+			e.must(t, http.StatusCreated, tok, "POST", "/organizations/"+org.ID+"/members", map[string]any{"user_id": bob.ID, "role": "member"}).decode(t, &member)
+			if member.Role != "member" || member.UserID != bob.ID || member.OrgID != org.ID {
+				t.Errorf("member = %+v", member)
+			}
+			if r := e.call(t, tok, "POST", "/organizations/"+org.ID+"/members", map[string]any{"user_id": bob.ID, "role": "member"}); r.status != http.StatusConflict {
+				t.Errorf("adding a member twice = %d %s, want 409", r.status, r)
+			}
+			e.must(t, http.StatusOK, tok, "PATCH", "/organizations/"+org.ID+"/members/"+bob.ID, map[string]any{"role": "editor"})
+			list = admin.List[admin.User]{}
+			e.must(t, http.StatusOK, tok, "GET", "/users?organization="+org.ID+"&role=editor", nil).decode(t, &list)
+			if len(list.Items) != 1 || list.Items[0].ID != bob.ID {
+				t.Errorf("editors of %s = %+v", org.Slug, list)
+			}
+			var members admin.List[admin.Member]
+			e.must(t, http.StatusOK, tok, "GET", "/organizations/"+org.ID+"/members", nil).decode(t, &members)
+			if len(members.Items) != 1 || *members.Total != 1 || members.Items[0].Role != "editor" {
+				t.Errorf("members = %+v", members)
+			}
+
+			// Custom roles: created, held, refused deletion while held.
+			roles := "/organizations/" + org.ID + "/roles"
+			var role admin.Role
+			e.must(t, http.StatusCreated, tok, "POST", roles, map[string]any{
+				"name": "billing", "description": "Reads invoices", "permissions": []string{"org:read", "org:billing:read"},
+			}).decode(t, &role)
+			if role.Builtin || role.Name != "billing" || len(role.Permissions) != 2 {
+				t.Errorf("created role %+v", role)
+			}
+			e.must(t, http.StatusOK, tok, "PATCH", roles+"/billing", map[string]any{"permissions": []string{"org:billing:read"}}).decode(t, &role)
+			if len(role.Permissions) != 1 || role.Description != "Reads invoices" {
+				t.Errorf("patched role %+v", role)
+			}
+			var roleList admin.List[admin.Role]
+			e.must(t, http.StatusOK, tok, "GET", roles, nil).decode(t, &roleList)
+			if len(roleList.Items) != 4 || !roleList.Items[0].Builtin || roleList.Items[3].Name != "billing" {
+				t.Errorf("roles = %+v, want the three built-ins then billing", roleList)
+			}
+			e.must(t, http.StatusOK, tok, "PATCH", "/organizations/"+org.ID+"/members/"+bob.ID, map[string]any{"role": "billing"})
+			e.must(t, http.StatusConflict, tok, "DELETE", roles+"/billing", nil).problem(t)
+			e.must(t, http.StatusConflict, tok, "PATCH", roles+"/admin", map[string]any{"description": "mine now"}).problem(t)
+			e.must(t, http.StatusConflict, tok, "DELETE", roles+"/member", nil).problem(t)
+			e.must(t, http.StatusNoContent, tok, "DELETE", "/organizations/"+org.ID+"/members/"+bob.ID, nil)
+			e.must(t, http.StatusNotFound, tok, "DELETE", "/organizations/"+org.ID+"/members/"+bob.ID, nil).problem(t)
+			e.must(t, http.StatusNoContent, tok, "DELETE", roles+"/billing", nil)
+			e.must(t, http.StatusNotFound, tok, "DELETE", roles+"/billing", nil).problem(t)
+
+			// Bad input: a problem naming the field, never a 500.
+			for _, tc := range []struct {
+				name, method, path string
+				body               any
+				field              string
+			}{
+				{"invalid email", "POST", "/users", map[string]any{"email": "not an email"}, "email"},
+				{"taken email", "POST", "/users", map[string]any{"email": "BOB@example.com"}, "email"},
+				{"common password", "POST", "/users", map[string]any{"email": "dave@example.com", "password": "password"}, "password"},
+				{"unknown field (mass assignment, AD-03)", "PATCH", "/users/" + bob.ID, map[string]any{"org_id": org.ID}, "org_id"},
+				{"id is not writable", "PATCH", "/users/" + bob.ID, map[string]any{"id": "usr_x"}, "id"},
+				{"wrong type", "PATCH", "/users/" + bob.ID, `{"admin": "yes"}`, "admin"},
+				{"name with control characters", "PATCH", "/users/" + bob.ID, map[string]any{"name": "a\x00b"}, "name"},
+				{"bad slug", "POST", "/organizations", map[string]any{"slug": "Not A Slug", "name": "X"}, "slug"},
+				{"taken slug", "POST", "/organizations", map[string]any{"slug": "acme", "name": "X"}, "slug"},
+				{"empty organization name", "PATCH", "/organizations/" + org.ID, map[string]any{"name": " "}, "name"},
+				{"unknown role", "POST", "/organizations/" + org.ID + "/members", map[string]any{"user_id": bob.ID, "role": "owner"}, "role"},
+				{"unknown user", "POST", "/organizations/" + org.ID + "/members", map[string]any{"user_id": "usr_nobody", "role": "member"}, "user_id"},
+				{"missing user", "POST", "/organizations/" + org.ID + "/members", map[string]any{"role": "member"}, "user_id"},
+				{"role name taken by a built-in", "POST", "/organizations/" + org.ID + "/roles", map[string]any{"name": "admin", "permissions": []string{}}, "name"},
+				{"role name with capitals", "POST", "/organizations/" + org.ID + "/roles", map[string]any{"name": "Billing", "permissions": []string{}}, "name"},
+				{"bad permission", "POST", "/organizations/" + org.ID + "/roles", map[string]any{"name": "x", "permissions": []string{"org read"}}, "permissions"},
+				{"permissions not a list", "POST", "/organizations/" + org.ID + "/roles", `{"name": "x", "permissions": "org:read"}`, "permissions"},
+				{"forged cursor (AD-05)", "GET", "/users?cursor=" + url.QueryEscape(strings.Replace(list.NextCursor+"x.y", ".", "A.", 1)), nil, "cursor"},
+				{"limit out of range", "GET", "/users?limit=0", nil, "limit"},
+				{"SQL in limit", "GET", "/users?limit=1%3BDROP%20TABLE%20users", nil, "limit"},
+			} {
+				r := e.call(t, tok, tc.method, tc.path, tc.body)
+				if r.status != http.StatusBadRequest {
+					t.Errorf("%s: %s %s = %d %s, want 400", tc.name, tc.method, tc.path, r.status, r)
+					continue
+				}
+				p := r.problem(t)
+				if len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Message == "" {
+					t.Errorf("%s: errors = %+v, want one naming %q", tc.name, p.Errors, tc.field)
+				}
+			}
+			for _, tc := range []struct {
+				name, body, contentType string
+				want                    int
+			}{
+				{"malformed JSON", `{"name":`, "application/json", http.StatusBadRequest},
+				{"two values", `{} {}`, "application/json", http.StatusBadRequest},
+				{"an array", `[]`, "application/json", http.StatusBadRequest},
+				{"empty body", ``, "application/json", http.StatusBadRequest},
+				{"not JSON", `name=x`, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+				{"too large", `{"name":"` + strings.Repeat("x", 100<<10) + `"}`, "application/json", http.StatusRequestEntityTooLarge},
+			} {
+				req, _ := http.NewRequestWithContext(t.Context(), "PATCH", e.issuer+admin.Prefix+"/users/"+bob.ID, strings.NewReader(tc.body))
+				req.Header.Set("Content-Type", tc.contentType)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := apiReply{status: resp.StatusCode, header: resp.Header, body: []byte(read(t, resp))}
+				if r.status != tc.want {
+					t.Errorf("%s: %d %s, want %d", tc.name, r.status, r, tc.want)
+					continue
+				}
+				r.problem(t)
+			}
+
+			e.must(t, http.StatusNoContent, tok, "DELETE", "/organizations/"+org.ID, nil)
+			e.must(t, http.StatusNotFound, tok, "GET", "/organizations/"+org.ID, nil).problem(t)
+		})
+	}
+}
+
+// TestAdminDeleteUserRevokesTokens: deleting a person revokes their grants
+// (AD-07), so their access token stops working even where the user record
+// is not consulted (introspection by a resource server).
+func TestAdminDeleteUserRevokesTokens(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newAdminEnv(t, backend)
+			bob := e.createPerson(t, "bob@example.com")
+			bobToken, _ := e.personToken(t, bob.Email, e.pass, admin.Scope)
+			if got := introspect(t, e.issuer, bobToken, e.machine); got["active"] != true {
+				t.Fatalf("bob's token before deletion introspects as %v", got)
+			}
+			e.must(t, http.StatusNoContent, e.root, "DELETE", "/users/"+bob.ID, nil)
+			e.must(t, http.StatusNotFound, e.root, "GET", "/users/"+bob.ID, nil)
+			// The revocation reaches the provider's in-memory list with its
+			// next reload (authz revocationRefresh, one second), as a
+			// revocation on another instance does.
+			deadline := time.Now().Add(5 * time.Second)
+			for got := introspect(t, e.issuer, bobToken, e.machine); got["active"] != false; got = introspect(t, e.issuer, bobToken, e.machine) {
+				if time.Now().After(deadline) {
+					t.Fatalf("bob's token after deletion introspects as %v, want inactive", got)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if r := e.call(t, bobToken, "GET", "/users", nil); r.status != http.StatusUnauthorized {
+				t.Errorf("a deleted person's token = %d %s, want 401", r.status, r)
+			}
+			if ss, err := e.store.ListBrowserSessions(t.Context(), bob.ID); err != nil || len(ss) != 0 {
+				t.Errorf("bob's browser sessions after deletion = %v, %v", ss, err)
+			}
+		})
+	}
+}
+
+// TestAdminMTIsolation: an admin of organization A reaches nothing of
+// organization B through any route: B's organization, members and people
+// answer 404, as if they did not exist (AD-02, MT); A's own things work.
+// Every route of the API must appear here.
+func TestAdminMTIsolation(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newAdminEnv(t, backend)
+			ctx := t.Context()
+			dir := idp.NewDirectory(idp.Options{Store: e.store})
+			orgA, err := dir.CreateOrganization(ctx, "org-a", "Org A")
+			if err != nil {
+				t.Fatal(err)
+			}
+			orgB, err := dir.CreateOrganization(ctx, "org-b", "Org B")
+			if err != nil {
+				t.Fatal(err)
+			}
+			adminA, memberA := e.createPerson(t, "admin-a@example.com"), e.createPerson(t, "member-a@example.com")
+			memberB := e.createPerson(t, "member-b@example.com")
+			for _, m := range []struct{ org, user, role string }{
+				{orgA.ID, adminA.ID, "admin"}, {orgA.ID, memberA.ID, "member"}, {orgB.ID, memberB.ID, "member"},
+			} {
+				if _, err := e.store.CreateMembership(ctx, storage.Membership{OrgID: m.org, UserID: m.user, Role: m.role}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := e.store.CreateRole(ctx, storage.Role{ID: storage.NewID(storage.PrefixRole), OrgID: orgB.ID, Name: "billing-b"}); err != nil {
+				t.Fatal(err)
+			}
+			tok, _ := e.personToken(t, adminA.Email, e.pass, admin.Scope)
+
+			a, b := "/organizations/"+orgA.ID, "/organizations/"+orgB.ID
+			cases := []struct {
+				method, route string // route in gin syntax, to check coverage
+				path          string
+				body          any
+				want          int
+			}{
+				{"GET", "/users", "/users?organization=" + orgB.ID, nil, http.StatusNotFound},
+				{"GET", "/users/:id", "/users/" + memberB.ID, nil, http.StatusNotFound},
+				{"PATCH", "/users/:id", "/users/" + memberB.ID, map[string]any{"name": "X"}, http.StatusNotFound},
+				{"DELETE", "/users/:id", "/users/" + memberB.ID, nil, http.StatusNotFound},
+				{"GET", "/organizations/:id", b, nil, http.StatusNotFound},
+				{"PATCH", "/organizations/:id", b, map[string]any{"name": "X"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id", b, nil, http.StatusNotFound},
+				{"GET", "/organizations/:id/members", b + "/members", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/members", b + "/members", map[string]any{"user_id": adminA.ID, "role": "admin"}, http.StatusNotFound},
+				{"PATCH", "/organizations/:id/members/:user_id", b + "/members/" + memberB.ID, map[string]any{"role": "admin"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/members/:user_id", b + "/members/" + memberB.ID, nil, http.StatusNotFound},
+				{"GET", "/organizations/:id/roles", b + "/roles", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/roles", b + "/roles", map[string]any{"name": "spy", "permissions": []string{}}, http.StatusNotFound},
+				{"PATCH", "/organizations/:id/roles/:name", b + "/roles/billing-b", map[string]any{"description": "X"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/roles/:name", b + "/roles/billing-b", nil, http.StatusNotFound},
+				// Instance-wide actions are refused outright.
+				{"POST", "/users", "/users", map[string]any{"email": "new@example.com"}, http.StatusForbidden},
+				{"POST", "/organizations", "/organizations", map[string]any{"slug": "org-c", "name": "C"}, http.StatusForbidden},
+				// The list of organizations holds A only.
+				{"GET", "/organizations", "/organizations", nil, http.StatusOK},
+			}
+			covered := map[string]bool{"GET " + admin.Prefix + "/openapi.json": true}
+			for _, tc := range cases {
+				covered[tc.method+" "+admin.Prefix+tc.route] = true
+				r := e.call(t, tok, tc.method, tc.path, tc.body)
+				if r.status != tc.want {
+					t.Errorf("org A's admin: %s %s = %d %s, want %d", tc.method, tc.path, r.status, r, tc.want)
+					continue
+				}
+				if r.status >= 400 {
+					r.problem(t)
+				}
+			}
+			for _, op := range admin.OperationPaths() {
+				if !covered[op] {
+					t.Errorf("route %s has no isolation case", op)
+				}
+			}
+			var orgs admin.List[admin.Organization]
+			e.must(t, http.StatusOK, tok, "GET", "/organizations", nil).decode(t, &orgs)
+			if len(orgs.Items) != 1 || orgs.Items[0].ID != orgA.ID {
+				t.Errorf("org A's admin lists organizations %+v, want A only", orgs)
+			}
+			// B is untouched.
+			if m, err := e.store.GetMembership(ctx, orgB.ID, memberB.ID); err != nil || m.Role != "member" {
+				t.Errorf("B's membership after the attempts = %+v, %v", m, err)
+			}
+			if _, err := e.store.GetMembership(ctx, orgB.ID, adminA.ID); err == nil {
+				t.Error("org A's admin joined B")
+			}
+			if r, err := e.store.GetRole(ctx, orgB.ID, "billing-b"); err != nil || r.Description != "" {
+				t.Errorf("B's role after the attempts = %+v, %v", r, err)
+			}
+			if _, err := e.store.GetRole(ctx, orgB.ID, "spy"); err == nil {
+				t.Error("org A's admin made a role in B")
+			}
+
+			// Within A: their own members, without becoming an instance admin.
+			var users admin.List[admin.User]
+			e.must(t, http.StatusOK, tok, "GET", "/users", nil).decode(t, &users)
+			if len(users.Items) != 2 || *users.Total != 2 {
+				t.Errorf("org A's admin lists users %+v, want A's two members", users)
+			}
+			e.must(t, http.StatusOK, tok, "GET", "/users/"+memberA.ID, nil)
+			e.must(t, http.StatusOK, tok, "PATCH", a, map[string]any{"name": "Org A renamed"})
+			e.must(t, http.StatusOK, tok, "PATCH", a+"/members/"+memberA.ID, map[string]any{"role": "editor"})
+			e.must(t, http.StatusOK, tok, "GET", a+"/members", nil)
+			e.must(t, http.StatusCreated, tok, "POST", a+"/roles", map[string]any{"name": "billing", "permissions": []string{"org:billing:read"}})
+			e.must(t, http.StatusNoContent, tok, "DELETE", a+"/roles/billing", nil)
+			// AD-03: a person's record is not the organization's to change:
+			// no renaming, no minting of instance admins, no vouching for
+			// emails.
+			for _, body := range []map[string]any{{"admin": true}, {"email_verified": true}, {"name": "Renamed"}} {
+				e.must(t, http.StatusForbidden, tok, "PATCH", "/users/"+memberA.ID, body).problem(t)
+				e.must(t, http.StatusForbidden, tok, "PATCH", "/users/"+adminA.ID, body).problem(t)
+			}
+			e.must(t, http.StatusForbidden, tok, "DELETE", "/users/"+memberA.ID, nil)
+			e.must(t, http.StatusForbidden, tok, "DELETE", a, nil)
+			e.must(t, http.StatusForbidden, tok, "POST", a+"/members", map[string]any{"user_id": memberB.ID, "role": "member"})
+			e.must(t, http.StatusNoContent, tok, "DELETE", a+"/members/"+memberA.ID, nil)
+			// Once memberA left A, they are another tenant's person: 404.
+			e.must(t, http.StatusNotFound, tok, "GET", "/users/"+memberA.ID, nil)
+		})
+	}
+}
+
+// TestAdminOpenAPIMatchesRouter walks every route the engine serves under
+// /admin/v1 and checks the OpenAPI document describes exactly those.
+func TestAdminOpenAPIMatchesRouter(t *testing.T) {
+	store, _ := openTestStore(t, "embedded")
+	cfg := testConfig(t)
+	cfg.Secrets.EncryptionKey = testEncryptionKey
+	s, err := newServer(cfg, discard(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, r := range s.engine.Routes() {
+		if strings.HasPrefix(r.Path, admin.Prefix+"/") {
+			served[r.Method+" "+r.Path] = true
+		}
+	}
+
+	req := httptest.NewRequestWithContext(t.Context(), "GET", admin.Prefix+"/openapi.json", nil)
+	rec := httptest.NewRecorder()
+	s.engine.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET openapi.json = %d %s", rec.Code, rec.Body)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Servers []struct{ URL string }                `json:"servers"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" || len(doc.Servers) != 1 || doc.Servers[0].URL != admin.Prefix {
+		t.Errorf("openapi %q servers %+v", doc.OpenAPI, doc.Servers)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			gin := strings.NewReplacer("{", ":", "}", "").Replace(path)
+			documented[strings.ToUpper(method)+" "+admin.Prefix+gin] = true
+		}
+	}
+	for op := range served {
+		if !documented[op] {
+			t.Errorf("%s is served but not in openapi.json", op)
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("%s is in openapi.json but not served", op)
+		}
+	}
+	if len(served) < 10 {
+		t.Errorf("only %d admin routes served: %v", len(served), served)
+	}
+}
