@@ -29,6 +29,8 @@ type Store interface {
 	storage.Organizations
 	storage.Roles
 	storage.Memberships
+	storage.BrowserSessions
+	storage.Invitations
 	storage.Transactions
 	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
 }
@@ -75,11 +77,15 @@ type Options struct {
 	Store     Store
 	Tokens    Tokens
 	Directory Directory
+	Clients   Clients
+	Keys      Keys
 	// CursorKey (32 bytes, purpose-bound) MACs list cursors so a forged
 	// one is refused (AD-05).
 	CursorKey []byte
-	Logger    *slog.Logger
-	Now       func() time.Time // default time.Now
+	// Invitations sends invitation emails (invitations.go).
+	Invitations InvitationOptions
+	Logger      *slog.Logger
+	Now         func() time.Time // default time.Now
 }
 
 // API serves /admin/v1.
@@ -87,16 +93,20 @@ type API struct {
 	store   Store
 	tokens  Tokens
 	dir     Directory
+	clients Clients
+	keys    Keys
 	cursors cursorCodec
 	log     *slog.Logger
 	now     func() time.Time
 	openapi []byte
+
+	invitations InvitationOptions
 }
 
 // New builds the API.
 func New(o Options) (*API, error) {
-	if o.Store == nil || o.Tokens == nil || o.Directory == nil || len(o.CursorKey) < 32 {
-		return nil, errors.New("admin: Store, Tokens, Directory and a 32-byte CursorKey are required")
+	if o.Store == nil || o.Tokens == nil || o.Directory == nil || o.Clients == nil || o.Keys == nil || len(o.CursorKey) < 32 {
+		return nil, errors.New("admin: Store, Tokens, Directory, Clients, Keys and a 32-byte CursorKey are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -104,8 +114,12 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, cursors: cursorCodec{key: o.CursorKey},
+	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, cursors: cursorCodec{key: o.CursorKey},
 		log: o.Logger, now: o.Now}
+	if err := o.Invitations.check(); err != nil {
+		return nil, err
+	}
+	a.invitations = o.Invitations
 	doc, err := openAPIDocument(routes())
 	if err != nil {
 		return nil, err

@@ -67,8 +67,8 @@ func (a *API) listMembers(c *gin.Context) {
 }
 
 // addMember is for Foyer admins: an organization admin who could add any
-// account by ID could then read it. They invite people instead (invitations
-// come with their own issue).
+// account by ID could then read it. They invite people instead
+// (invitations.go): the person accepts, or not.
 func (a *API) addMember(c *gin.Context) {
 	k := callerOf(c)
 	o, ok := a.visibleOrg(c, k, c.Param("id"))

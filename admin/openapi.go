@@ -79,7 +79,7 @@ func openAPIDocument(rs []route) ([]byte, error) {
 	doc := object{
 		"openapi": "3.1.0",
 		"info": object{"title": "Foyer admin API", "version": "1",
-			"description": "Users, organizations and memberships. Errors are RFC 9457 problem details."},
+			"description": "Users, organizations, memberships, roles, OAuth clients, browser sessions and signing keys. Errors are RFC 9457 problem details."},
 		"servers":  []any{object{"url": Prefix}},
 		"security": []any{object{"bearer": []any{Scope}}},
 		"paths":    paths,
@@ -97,11 +97,17 @@ func openAPIDocument(rs []route) ([]byte, error) {
 // schemas collects the named schemas the document refers to.
 type schemas map[string]any
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType = reflect.TypeOf(time.Time{})
+	rawType  = reflect.TypeOf(json.RawMessage{})
+)
 
 // of returns the JSON Schema of t, registering named structs once and
 // referring to them.
 func (s schemas) of(t reflect.Type) object {
+	if t == rawType {
+		return object{"type": "object"} // a JSON document (a JWK Set)
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return s.of(t.Elem())

@@ -13,16 +13,17 @@ type Config struct {
 	// Dev turns on developer defaults: text logs, http issuer allowed, email
 	// to the log, a generated encryption key. Set by `foyer serve --dev` or
 	// the file.
-	Dev      bool     `yaml:"dev"`
-	HTTP     HTTP     `yaml:"http"`
-	Database Database `yaml:"database"`
-	SMTP     SMTP     `yaml:"smtp"`
-	Log      Log      `yaml:"log"`
-	Secrets  Secrets  `yaml:"secrets"`
-	Keys     Keys     `yaml:"keys"`
-	Tokens   Tokens   `yaml:"tokens"`
-	Sessions Sessions `yaml:"sessions"`
-	Signup   Signup   `yaml:"signup"`
+	Dev         bool        `yaml:"dev"`
+	HTTP        HTTP        `yaml:"http"`
+	Database    Database    `yaml:"database"`
+	SMTP        SMTP        `yaml:"smtp"`
+	Log         Log         `yaml:"log"`
+	Secrets     Secrets     `yaml:"secrets"`
+	Keys        Keys        `yaml:"keys"`
+	Tokens      Tokens      `yaml:"tokens"`
+	Sessions    Sessions    `yaml:"sessions"`
+	Signup      Signup      `yaml:"signup"`
+	Invitations Invitations `yaml:"invitations"`
 }
 
 // HTTP configures the listener.
@@ -117,6 +118,11 @@ type Sessions struct {
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"` // a session ends this long after sign-in
 }
 
+// Invitations configures invitations to organizations.
+type Invitations struct {
+	TTL time.Duration `yaml:"ttl"` // an invitation's link works this long
+}
+
 // Signup says who may create an account: "open" (anyone, after verifying
 // their email), "invite_only" (only through an invitation) or "disabled".
 type Signup struct {
@@ -160,6 +166,7 @@ func Defaults(dev bool) Config {
 			IdleTimeout:     8 * time.Hour,
 			AbsoluteTimeout: 7 * 24 * time.Hour,
 		},
-		Signup: Signup{Mode: signup},
+		Signup:      Signup{Mode: signup},
+		Invitations: Invitations{TTL: 7 * 24 * time.Hour},
 	}
 }

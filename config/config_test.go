@@ -63,6 +63,8 @@ func TestDefaults(t *testing.T) {
 		Tokens:   Tokens{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour},
 		Sessions: Sessions{IdleTimeout: 8 * time.Hour, AbsoluteTimeout: 7 * 24 * time.Hour},
 		Signup:   Signup{Mode: "disabled"},
+
+		Invitations: Invitations{TTL: 7 * 24 * time.Hour},
 	}
 	for _, tc := range []struct {
 		name string
@@ -124,6 +126,8 @@ sessions:
   absolute_timeout: 24h
 signup:
   mode: invite_only
+invitations:
+  ttl: 72h
 `
 
 // full is fullYAML as a Config: every key differs from its default.
@@ -147,6 +151,8 @@ var full = Config{
 	Tokens:   Tokens{AccessTokenTTL: 5 * time.Minute, IDTokenTTL: 30 * time.Minute},
 	Sessions: Sessions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 24 * time.Hour},
 	Signup:   Signup{Mode: "invite_only"},
+
+	Invitations: Invitations{TTL: 72 * time.Hour},
 }
 
 // encryptionKey is a valid secrets.encryption_key (32 bytes in padded
@@ -250,6 +256,7 @@ var loadCases = []loadCase{
 			"FOYER_SESSIONS_IDLE_TIMEOUT=30m",
 			"FOYER_SESSIONS_ABSOLUTE_TIMEOUT=24h",
 			"FOYER_SIGNUP_MODE=invite_only",
+			"FOYER_INVITATIONS_TTL=72h",
 		},
 		want: full,
 	},
@@ -854,6 +861,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"secrets.encryption_key", "keys.algorithm", "keys.rotation_period", "keys.prepublish",
 		"tokens.access_token_ttl", "tokens.id_token_ttl",
 		"sessions.idle_timeout", "sessions.absolute_timeout", "signup.mode",
+		"invitations.ttl",
 	}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
@@ -976,6 +984,8 @@ func TestLogValue(t *testing.T) {
 		"tokens":   map[string]any{"access_token_ttl": "5m0s", "id_token_ttl": "30m0s"},
 		"sessions": map[string]any{"idle_timeout": "30m0s", "absolute_timeout": "24h0m0s"},
 		"signup":   map[string]any{"mode": "invite_only"},
+
+		"invitations": map[string]any{"ttl": "72h0m0s"},
 	}
 	if diff := cmp.Diff(want, got.Config); diff != "" {
 		t.Errorf("logged config mismatch (-want +got):\n%s", diff)

@@ -45,6 +45,7 @@
 //	sessions.idle_timeout    FOYER_SESSIONS_IDLE_TIMEOUT     8h
 //	sessions.absolute_timeout FOYER_SESSIONS_ABSOLUTE_TIMEOUT 168h (7 days)
 //	signup.mode              FOYER_SIGNUP_MODE               disabled; open with --dev (open, invite_only, disabled)
+//	invitations.ttl          FOYER_INVITATIONS_TTL           168h (7 days)
 //
 // Durations use Go's syntax (30s, 5m, 1h30m, or 0) in the file and the
 // environment alike; a bare number has no unit and is an error.

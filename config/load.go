@@ -47,6 +47,7 @@ var settings = []setting{
 	{"sessions.idle_timeout", "FOYER_SESSIONS_IDLE_TIMEOUT", func(c *Config) any { return &c.Sessions.IdleTimeout }},
 	{"sessions.absolute_timeout", "FOYER_SESSIONS_ABSOLUTE_TIMEOUT", func(c *Config) any { return &c.Sessions.AbsoluteTimeout }},
 	{"signup.mode", "FOYER_SIGNUP_MODE", func(c *Config) any { return &c.Signup.Mode }},
+	{"invitations.ttl", "FOYER_INVITATIONS_TTL", func(c *Config) any { return &c.Invitations.TTL }},
 }
 
 // envConfig names the config file when no path is given.

@@ -53,6 +53,7 @@ func (c Config) LogValue() slog.Value {
 			slog.String("absolute_timeout", c.Sessions.AbsoluteTimeout.String()),
 		),
 		slog.Group("signup", slog.String("mode", c.Signup.Mode)),
+		slog.Group("invitations", slog.String("ttl", c.Invitations.TTL.String())),
 	)
 }
 

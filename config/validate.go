@@ -78,6 +78,7 @@ func (c Config) problems() []*Problem {
 	check("sessions.idle_timeout", durationProblem(c.Sessions.IdleTimeout, time.Minute, 30*24*time.Hour))
 	check("sessions.absolute_timeout", durationProblem(c.Sessions.AbsoluteTimeout, time.Minute, 365*24*time.Hour))
 	check("signup.mode", oneOfProblem(c.Signup.Mode, "open", "invite_only", "disabled"))
+	check("invitations.ttl", durationProblem(c.Invitations.TTL, time.Hour, 30*24*time.Hour))
 	return ps
 }
 

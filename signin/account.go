@@ -86,6 +86,7 @@ type accountPages struct {
 	reset      *render.Template[render.ResetPasswordPage]
 	account    *render.Template[render.AccountPage]
 	signedOut  *render.Template[render.LoggedOutPage]
+	invitation *render.Template[render.InvitationPage]
 }
 
 // initAccount parses the account pages, reporting every broken one.
@@ -100,6 +101,7 @@ func (s *Service) initAccount() error {
 		parsePage(&p.reset, fsys, "reset_password.html"),
 		parsePage(&p.account, fsys, "account.html"),
 		parsePage(&p.signedOut, fsys, "logged_out.html"),
+		parsePage(&p.invitation, fsys, "invitation.html"),
 	)
 	if err != nil {
 		return fmt.Errorf("signin: %w", err)

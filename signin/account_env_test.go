@@ -48,6 +48,7 @@ type accountEnv struct {
 	dir    *idp.Directory
 	clock  *accountClock
 	server *httptest.Server
+	svc    *signin.Service
 }
 
 type accountEnvOptions struct {
@@ -103,7 +104,7 @@ func newAccountEnv(t *testing.T, opts accountEnvOptions) *accountEnv {
 	svc.Mount(e)
 	server := httptest.NewServer(e)
 	t.Cleanup(server.Close)
-	return &accountEnv{t: t, store: store, dir: dir, clock: clock, server: server}
+	return &accountEnv{t: t, store: store, dir: dir, clock: clock, server: server, svc: svc}
 }
 
 // accountClock is the service's clock, moved by the tests.

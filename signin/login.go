@@ -80,6 +80,19 @@ type flow struct {
 	challenge  string
 	clientName string
 	loginHint  string
+	// invitation is the token of the invitation page that sent the person
+	// to sign in, when there is no challenge: signing in returns there,
+	// and only there (ML-07).
+	invitation string
+}
+
+// withInvitation adds the invitation token a sign-in page carries, if it
+// is well formed and there is no pending authorization.
+func (f flow) withInvitation(token string) flow {
+	if f.challenge == "" && validToken(token) {
+		f.invitation = token
+	}
+	return f
 }
 
 // loadFlow looks up the challenge a request names; "" is a sign-in to
@@ -110,6 +123,7 @@ func (s *Service) showIdentifier(c *gin.Context) {
 	if !ok {
 		return
 	}
+	f = f.withInvitation(c.Query("invitation"))
 	s.identifierPage(c, http.StatusOK, f, f.loginHint, "")
 }
 
@@ -124,6 +138,7 @@ func (s *Service) submitIdentifier(c *gin.Context) {
 	if !ok {
 		return
 	}
+	f = f.withInvitation(c.PostForm("invitation"))
 	email := strings.TrimSpace(c.PostForm("email"))
 	if problem := emailProblem(email); problem != "" {
 		s.identifierPage(c, http.StatusBadRequest, f, email, problem)
@@ -141,6 +156,7 @@ func (s *Service) submitPassword(c *gin.Context) {
 	if !ok {
 		return
 	}
+	f = f.withInvitation(c.PostForm("invitation"))
 	email := strings.TrimSpace(c.PostForm("email"))
 	if problem := emailProblem(email); problem != "" {
 		s.identifierPage(c, http.StatusBadRequest, f, email, problem)
@@ -180,6 +196,14 @@ func (s *Service) submitPassword(c *gin.Context) {
 	}
 	if !u.EmailVerified {
 		s.verifyFirst(c, u, f.challenge)
+		return
+	}
+	if f.invitation != "" {
+		if _, err := s.o.Sessions.Start(c, userID, []string{"pwd"}); err != nil {
+			s.unavailable(c, err)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, invitationPath(f.invitation))
 		return
 	}
 	s.signIn(c, userID, []string{"pwd"}, f.challenge)
@@ -245,7 +269,7 @@ func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge 
 func (s *Service) identifierPage(c *gin.Context, status int, f flow, email, emailError string) {
 	d := render.LoginIdentifierPage{
 		Page: render.Page{Title: "Sign in"}, Challenge: f.challenge, ClientName: f.clientName,
-		Email: email, EmailError: emailError, SignupOpen: s.signupOpen(),
+		Email: email, EmailError: emailError, SignupOpen: s.signupOpen(), Invitation: f.invitation,
 	}
 	show(s, c, status, s.login.identifier, &d, &d.Page)
 }
@@ -254,6 +278,7 @@ func (s *Service) identifierPage(c *gin.Context, status int, f flow, email, emai
 func (s *Service) passwordPage(c *gin.Context, status int, f flow, email string, d render.LoginPasswordPage) {
 	d.Page.Title = "Sign in"
 	d.Challenge, d.ClientName, d.Email, d.SignupOpen = f.challenge, f.clientName, email, s.signupOpen()
+	d.Invitation = f.invitation
 	show(s, c, status, s.login.password, &d, &d.Page)
 }
 

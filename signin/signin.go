@@ -32,6 +32,9 @@ type Store interface {
 	storage.Users
 	storage.BrowserSessions
 	storage.OneTimeTokens
+	storage.Invitations
+	storage.Organizations
+	storage.Memberships
 	storage.Transactions
 }
 
@@ -120,4 +123,5 @@ func New(o Options) (*Service, error) {
 func (s *Service) Mount(r gin.IRouter) {
 	s.mountLogin(r)
 	s.mountAccount(r)
+	s.mountInvitations(r)
 }

@@ -18,6 +18,7 @@ type Store interface {
 	Outbox
 	RateLimits
 	OneTimeTokens
+	Invitations
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

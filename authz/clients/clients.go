@@ -110,7 +110,7 @@ type NewClient struct {
 	JWKS                    []byte // a JWK Set document; only with private_key_jwt
 }
 
-// Registrar creates, reads and deletes registered clients.
+// Registrar creates, reads, updates and deletes registered clients.
 type Registrar struct {
 	store  storage.Clients
 	hasher *SecretHasher
@@ -171,6 +171,70 @@ func (r *Registrar) Get(ctx context.Context, id string) (storage.Client, error) 
 	}
 	if err != nil {
 		return storage.Client{}, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+// Changes are what Update may change; a nil field keeps its value.
+type Changes struct {
+	Name                   *string
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	GrantTypes             *[]string
+	Scopes                 *[]string // an empty list means DefaultScopes, as in Create
+}
+
+// Update applies ch to the client with id and validates the result by the
+// rules of Create. A mistake is a *FieldError; a missing client is a
+// *FieldError on "id" wrapping storage.ErrNotFound.
+func (r *Registrar) Update(ctx context.Context, id string, ch Changes) (storage.Client, error) {
+	c, err := r.store.UpdateClient(ctx, id, func(c storage.Client) (storage.Client, error) {
+		if ch.Name != nil {
+			if err := validateName(*ch.Name); err != nil {
+				return c, err
+			}
+			c.Name = strings.TrimSpace(*ch.Name)
+		}
+		if ch.RedirectURIs != nil {
+			c.RedirectURIs = dedupe(*ch.RedirectURIs)
+		}
+		if ch.PostLogoutRedirectURIs != nil {
+			c.PostLogoutRedirectURIs = dedupe(*ch.PostLogoutRedirectURIs)
+		}
+		if ch.GrantTypes != nil {
+			c.GrantTypes = dedupe(*ch.GrantTypes)
+		}
+		if ch.Scopes != nil {
+			c.Scopes = dedupe(*ch.Scopes)
+			if len(c.Scopes) == 0 {
+				c.Scopes = DefaultScopes()
+			}
+		}
+		if err := validateGrants(c); err != nil {
+			return c, err
+		}
+		native := c.ApplicationType == ApplicationNative
+		if err := validateURIs("redirect_uris", c.RedirectURIs, native); err != nil {
+			return c, err
+		}
+		if err := validateURIs("post_logout_redirect_uris", c.PostLogoutRedirectURIs, native); err != nil {
+			return c, err
+		}
+		if err := validateScopes(c.Scopes); err != nil {
+			return c, err
+		}
+		c.UpdatedAt = r.now()
+		return c, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Client{}, notFound(id, err)
+	}
+	if err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return storage.Client{}, fe
+		}
+		return storage.Client{}, fmt.Errorf("update client: %w", err)
 	}
 	return c, nil
 }

@@ -78,7 +78,21 @@ func (s *fakeStore) ListClients(_ context.Context, p storage.Page) ([]storage.Cl
 }
 
 func (s *fakeStore) UpdateClient(_ context.Context, id string, update func(storage.Client) (storage.Client, error)) (storage.Client, error) {
-	return storage.Client{}, errors.New("UpdateClient: not used by Registrar")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return storage.Client{}, s.err
+	}
+	c, ok := s.clients[id]
+	if !ok {
+		return storage.Client{}, fmt.Errorf("update client: %w", storage.ErrNotFound)
+	}
+	c, err := update(c)
+	if err != nil {
+		return storage.Client{}, fmt.Errorf("update client: %w", err)
+	}
+	s.clients[id] = c
+	return c, nil
 }
 
 func (s *fakeStore) DeleteClient(_ context.Context, id string) error {
@@ -469,5 +483,47 @@ func TestGetListDelete(t *testing.T) {
 	}
 	if err := r.Delete(t.Context(), "b"); !errors.Is(err, storage.ErrUnavailable) || errors.As(err, new(*FieldError)) {
 		t.Errorf("Delete() with the database down = %v, want ErrUnavailable and no FieldError", err)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	r, s := newTestRegistrar()
+	c, _, err := r.Create(t.Context(), webApp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := s.clients[c.ID].SecretHash
+	name, uris, scopes := "  Renamed ", []string{"https://app.example.com/new", "https://app.example.com/new"}, []string{}
+	got, err := r.Update(t.Context(), c.ID, Changes{Name: &name, RedirectURIs: &uris, Scopes: &scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Renamed" || !slices.Equal(got.RedirectURIs, []string{"https://app.example.com/new"}) ||
+		!slices.Equal(got.Scopes, DefaultScopes()) || got.SecretHash != hash || !got.UpdatedAt.Equal(testNow) {
+		t.Errorf("updated %+v", got)
+	}
+
+	for _, tc := range []struct {
+		ch    Changes
+		field string
+	}{
+		{Changes{RedirectURIs: &[]string{"http://app.example.com/cb"}}, "redirect_uris"},
+		{Changes{RedirectURIs: &[]string{}}, "redirect_uris"}, // authorization_code needs one
+		{Changes{PostLogoutRedirectURIs: &[]string{"https://x.example/#f"}}, "post_logout_redirect_uris"},
+		{Changes{GrantTypes: &[]string{GrantRefreshToken}}, "grant_types"},
+		{Changes{Scopes: &[]string{"a b"}}, "scopes"},
+		{Changes{Name: new(string)}, "name"},
+	} {
+		_, err := r.Update(t.Context(), c.ID, tc.ch)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("Update(%+v) = %v, want a FieldError on %s", tc.ch, err, tc.field)
+		}
+	}
+	if after := s.clients[c.ID]; after.Name != "Renamed" {
+		t.Errorf("a refused update changed the client: %+v", after)
+	}
+	if _, err := r.Update(t.Context(), "nope", Changes{Name: &name}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Update(nope) = %v, want ErrNotFound", err)
 	}
 }

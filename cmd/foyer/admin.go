@@ -3,23 +3,31 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/authz"
+	"github.com/foyerdev/foyer/authz/clients"
+	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/storage"
 )
 
 // newAdminAPI wires the admin API to the provider's token check and the
-// directory's validation, which admin may not import itself.
-func newAdminAPI(store storage.Store, provider *authz.Provider, key []byte, log *slog.Logger) (*admin.API, error) {
+// directory's validation, which admin may not import itself; invitations
+// carry the mailer and the sign-in side's link tokens.
+func newAdminAPI(store storage.Store, provider *authz.Provider, km *keys.Manager, key []byte, invitations admin.InvitationOptions, log *slog.Logger) (*admin.API, error) {
 	return admin.New(admin.Options{
 		Store:     store,
 		Tokens:    adminTokens{provider},
 		Directory: adminDirectory{idp.NewDirectory(idp.Options{Store: store, Logger: log})},
+		Clients:   adminClients{clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)},
+		Keys:      adminKeys{km},
 		CursorKey: deriveKey(key, "foyer admin cursor hmac v1"),
 		Logger:    log,
+
+		Invitations: invitations,
 	})
 }
 
@@ -50,3 +58,68 @@ func (d adminDirectory) CreateUser(ctx context.Context, u admin.NewUser) (storag
 func (d adminDirectory) CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error) {
 	return d.d.CreateOrganization(ctx, slug, name)
 }
+
+// adminClients adapts clients.Registrar to admin.Clients: a
+// *clients.FieldError becomes an *admin.FieldError, which admin reads;
+// storage errors (not found, taken) stay visible to errors.Is.
+type adminClients struct{ r *clients.Registrar }
+
+func (a adminClients) Create(ctx context.Context, in admin.NewClient) (storage.Client, string, error) {
+	c, secret, err := a.r.Create(ctx, clients.NewClient{
+		ID: in.ID, Name: in.Name, Secret: in.Secret, Public: in.Public,
+		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
+		GrantTypes: in.GrantTypes, Scopes: in.Scopes, FirstParty: in.FirstParty,
+		AccessTokenFormat: in.AccessTokenFormat, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod,
+		RequirePKCE: in.RequirePKCE, RequirePAR: in.RequirePAR, ApplicationType: in.ApplicationType,
+		JWKS: in.JWKS,
+	})
+	return c, secret, clientError(err)
+}
+
+func (a adminClients) List(ctx context.Context, p storage.Page) ([]storage.Client, error) {
+	cs, err := a.r.List(ctx, p)
+	return cs, clientError(err)
+}
+
+func (a adminClients) Get(ctx context.Context, id string) (storage.Client, error) {
+	c, err := a.r.Get(ctx, id)
+	return c, clientError(err)
+}
+
+func (a adminClients) Update(ctx context.Context, id string, ch admin.ClientChanges) (storage.Client, error) {
+	c, err := a.r.Update(ctx, id, clients.Changes{
+		Name: ch.Name, RedirectURIs: ch.RedirectURIs, PostLogoutRedirectURIs: ch.PostLogoutRedirectURIs,
+		GrantTypes: ch.GrantTypes, Scopes: ch.Scopes,
+	})
+	return c, clientError(err)
+}
+
+func (a adminClients) Delete(ctx context.Context, id string) error {
+	return clientError(a.r.Delete(ctx, id))
+}
+
+func clientError(err error) error {
+	var fe *clients.FieldError
+	switch {
+	case err == nil, errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyExists):
+		return err
+	case errors.As(err, &fe):
+		return &admin.FieldError{Field: fe.Field, Message: fe.Message}
+	}
+	return err
+}
+
+// adminKeys adapts the signing-key manager to admin.Keys.
+type adminKeys struct{ m *keys.Manager }
+
+func (k adminKeys) List(ctx context.Context) ([]storage.SigningKey, error) { return k.m.List(ctx) }
+
+func (k adminKeys) Rotate(ctx context.Context, force bool) error {
+	err := k.m.Rotate(ctx, force)
+	if errors.Is(err, keys.ErrTooSoon) {
+		return fmt.Errorf("%w: %w", admin.ErrRotateTooSoon, err)
+	}
+	return err
+}
+
+func (k adminKeys) Revoke(ctx context.Context, kid string) error { return k.m.Revoke(ctx, kid) }

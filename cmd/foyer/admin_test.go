@@ -30,7 +30,13 @@ type adminEnv struct {
 
 func newAdminEnv(t *testing.T, backend string) *adminEnv {
 	t.Helper()
-	e := &adminEnv{oidcEnv: newOIDCEnv(t, backend)}
+	return adminEnvOn(t, newOIDCEnv(t, backend))
+}
+
+// adminEnvOn adds the admin API's clients to a running Foyer.
+func adminEnvOn(t *testing.T, env *oidcEnv) *adminEnv {
+	t.Helper()
+	e := &adminEnv{oidcEnv: env}
 	reg := testRegistrar(e.store)
 	op, secret, err := reg.Create(t.Context(), clients.NewClient{
 		Name: "Operator", GrantTypes: []string{"client_credentials"}, Scopes: []string{admin.Scope},
@@ -457,6 +463,31 @@ func TestAdminMTIsolation(t *testing.T) {
 				t.Fatal(err)
 			}
 			tok, _ := e.personToken(t, adminA.Email, e.pass, admin.Scope)
+			// memberB and memberA are signed in somewhere.
+			e.personToken(t, memberB.Email, e.pass)
+			e.personToken(t, memberA.Email, e.pass)
+			sessB, err := e.store.ListBrowserSessions(ctx, memberB.ID)
+			if err != nil || len(sessB) != 1 {
+				t.Fatalf("member B's sessions: %v, %v", sessB, err)
+			}
+			sidB := sessB[0].SID
+			invB, err := e.store.CreateInvitation(ctx, storage.Invitation{
+				ID: storage.NewID(storage.PrefixInvitation), OrgID: orgB.ID, Email: "guest-b@example.com", Role: "member",
+				TokenHash: "hash-of-b", InvitedBy: memberB.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := e.store.ListSigningKeys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			activeKID := ""
+			for _, k := range stored {
+				if k.State == storage.KeyActive {
+					activeKID = k.ID
+				}
+			}
 
 			a, b := "/organizations/"+orgA.ID, "/organizations/"+orgB.ID
 			cases := []struct {
@@ -483,6 +514,27 @@ func TestAdminMTIsolation(t *testing.T) {
 				// Instance-wide actions are refused outright.
 				{"POST", "/users", "/users", map[string]any{"email": "new@example.com"}, http.StatusForbidden},
 				{"POST", "/organizations", "/organizations", map[string]any{"slug": "org-c", "name": "C"}, http.StatusForbidden},
+				// A person's sessions span organizations: another tenant's person
+				// does not exist (their own members' answer 403, below).
+				{"GET", "/users/:id/sessions", "/users/" + memberB.ID + "/sessions", nil, http.StatusNotFound},
+				{"DELETE", "/users/:id/sessions", "/users/" + memberB.ID + "/sessions", nil, http.StatusNotFound},
+				{"DELETE", "/users/:id/sessions/:sid", "/users/" + memberB.ID + "/sessions/" + sidB, nil, http.StatusNotFound},
+				// Clients and signing keys are the instance's.
+				{"GET", "/clients", "/clients", nil, http.StatusForbidden},
+				{"POST", "/clients", "/clients", map[string]any{"name": "Spy", "grant_types": []string{"client_credentials"}}, http.StatusForbidden},
+				{"GET", "/clients/:id", "/clients/" + e.web.id, nil, http.StatusForbidden},
+				{"PATCH", "/clients/:id", "/clients/" + e.web.id, map[string]any{"redirect_uris": []string{"https://evil.example/cb"}}, http.StatusForbidden},
+				{"DELETE", "/clients/:id", "/clients/" + e.web.id, nil, http.StatusForbidden},
+				{"GET", "/keys", "/keys", nil, http.StatusForbidden},
+				{"POST", "/keys/rotate", "/keys/rotate", map[string]any{"force": true}, http.StatusForbidden},
+				{"POST", "/keys/:kid/revoke", "/keys/" + activeKID + "/revoke", nil, http.StatusForbidden},
+				// Invitations (AD-02: nobody is invited into B by A's admin).
+				{"GET", "/organizations/:id/invitations", b + "/invitations", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/invitations", b + "/invitations", map[string]any{"email": "spy@example.com", "role": "admin"}, http.StatusNotFound},
+				{"POST", "/organizations/:id/invitations/:invitation_id/resend", b + "/invitations/" + invB.ID + "/resend", nil, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/invitations/:invitation_id", b + "/invitations/" + invB.ID, nil, http.StatusNotFound},
+				// B's invitation through A's path is not there either.
+				{"DELETE", "/organizations/:id/invitations/:invitation_id", a + "/invitations/" + invB.ID, nil, http.StatusNotFound},
 				// The list of organizations holds A only.
 				{"GET", "/organizations", "/organizations", nil, http.StatusOK},
 			}
@@ -521,6 +573,18 @@ func TestAdminMTIsolation(t *testing.T) {
 			if _, err := e.store.GetRole(ctx, orgB.ID, "spy"); err == nil {
 				t.Error("org A's admin made a role in B")
 			}
+			if is, err := e.store.ListInvitations(ctx, orgB.ID); err != nil || len(is) != 1 || !is[0].Pending(time.Now()) || is[0].TokenHash != "hash-of-b" {
+				t.Errorf("B's invitations after the attempts = %+v, %v", is, err)
+			}
+			if ss, err := e.store.ListBrowserSessions(ctx, memberB.ID); err != nil || len(ss) != 1 {
+				t.Errorf("B's member's sessions after the attempts = %v, %v", ss, err)
+			}
+			if c, err := e.store.GetClient(ctx, e.web.id); err != nil || len(c.RedirectURIs) != 1 || c.RedirectURIs[0] != callback {
+				t.Errorf("the web client after the attempts = %+v, %v", c, err)
+			}
+			if after, err := e.store.ListSigningKeys(ctx); err != nil || len(after) != len(stored) || after[0].ID != stored[0].ID {
+				t.Errorf("signing keys after the attempts = %v, %v", after, err)
+			}
 
 			// Within A: their own members, without becoming an instance admin.
 			var users admin.List[admin.User]
@@ -542,6 +606,17 @@ func TestAdminMTIsolation(t *testing.T) {
 				e.must(t, http.StatusForbidden, tok, "PATCH", "/users/"+adminA.ID, body).problem(t)
 			}
 			e.must(t, http.StatusForbidden, tok, "DELETE", "/users/"+memberA.ID, nil)
+			// Nor are their sessions, which span organizations.
+			sessA, err := e.store.ListBrowserSessions(ctx, memberA.ID)
+			if err != nil || len(sessA) != 1 {
+				t.Fatalf("member A's sessions: %v, %v", sessA, err)
+			}
+			e.must(t, http.StatusForbidden, tok, "GET", "/users/"+memberA.ID+"/sessions", nil).problem(t)
+			e.must(t, http.StatusForbidden, tok, "DELETE", "/users/"+memberA.ID+"/sessions", nil).problem(t)
+			e.must(t, http.StatusForbidden, tok, "DELETE", "/users/"+memberA.ID+"/sessions/"+sessA[0].SID, nil).problem(t)
+			if ss, err := e.store.ListBrowserSessions(ctx, memberA.ID); err != nil || len(ss) != 1 {
+				t.Errorf("A's member's sessions after the attempts = %v, %v", ss, err)
+			}
 			e.must(t, http.StatusForbidden, tok, "DELETE", a, nil)
 			e.must(t, http.StatusForbidden, tok, "POST", a+"/members", map[string]any{"user_id": memberB.ID, "role": "member"})
 			e.must(t, http.StatusNoContent, tok, "DELETE", a+"/members/"+memberA.ID, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/authz"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/authz/keys"
@@ -145,6 +146,11 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
+	invitationEmails, err := render.NewInvitationEmails(templates.FS)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	mailer := mail.NewMailer(mail.MailerOptions{Outbox: store, Worker: worker})
 	var accounts signin.Accounts = idp.NewDirectory(idp.Options{Store: store})
 	if seams.accounts != nil {
 		accounts = seams.accounts(accounts)
@@ -177,7 +183,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Sessions:       sessions,
 		Limiter:        limiter,
 		Policies:       ratelimit.DefaultPolicies(),
-		Mailer:         mail.NewMailer(mail.MailerOptions{Outbox: store, Worker: worker}),
+		Mailer:         mailer,
 		Emails:         emails,
 		Templates:      templates.FS,
 		TokenKey:       deriveKey(key, "foyer one-time token hmac v1"),
@@ -228,7 +234,9 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	browser := e.Group("", s.ready.RequireDatabase())
 	s.provider.Mount(browser, s.api)
 	s.signin.Mount(browser)
-	adminAPI, err := newAdminAPI(store, provider, key, log)
+	adminAPI, err := newAdminAPI(store, provider, km, key, admin.InvitationOptions{
+		Issuer: cfg.Issuer, Links: signIn, Mailer: mailer, Emails: invitationEmails, TTL: cfg.Invitations.TTL,
+	}, log)
 	if err != nil {
 		return nil, err
 	}

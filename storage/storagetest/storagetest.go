@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Outbox", outboxTests()},
 		{"RateLimits", rateLimitTests()},
 		{"OneTimeTokens", oneTimeTokenTests()},
+		{"Invitations", invitationTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},

@@ -85,6 +85,30 @@ func accountCases() []accountCase {
 				NewPasswordError: "This password is too common. Choose another.",
 			})
 		}},
+		{"invitation_accept", []string{"Accept"}, []string{
+			`<form method="post" action="/invitations/accept">`, `<input type="hidden" name="token" value="tok_123">`,
+			`<b>Acme &lt;Labs&gt;</b> invited you as <b>editor</b>.`,
+		}, func(t *testing.T) string {
+			return execute(t, "invitation.html", render.InvitationPage{Page: page("Join Acme"), Token: "tok_123",
+				OrgName: "Acme <Labs>", Role: "editor", Email: "new@example.com", Mode: render.InvitationAccept})
+		}},
+		{"invitation_signup", []string{"Accept and create an account"}, []string{
+			`<form method="post" action="/invitations/accept/signup">`, `autocomplete="new-password"`,
+			`<p id="password-error" class="field-error">Too short.</p>`,
+		}, func(t *testing.T) string {
+			return execute(t, "invitation.html", render.InvitationPage{Page: page("Join Acme"), Token: "tok_123",
+				OrgName: "Acme", Role: "editor", Email: "new@example.com", Mode: render.InvitationSignUp, PasswordError: "Too short."})
+		}},
+		{"invitation_signin", nil, []string{`<a href="/login?invitation=tok_123">Sign in to accept</a>`}, func(t *testing.T) string {
+			return execute(t, "invitation.html", render.InvitationPage{Page: page("Join Acme"), Token: "tok_123",
+				OrgName: "Acme", Role: "editor", Email: "new@example.com", Mode: render.InvitationSignIn})
+		}},
+		{"invitation_other_account", []string{"Sign out"}, []string{
+			`but you are signed in as <b>ada@example.com</b>`, `<form method="post" action="/account/sign-out">`,
+		}, func(t *testing.T) string {
+			return execute(t, "invitation.html", render.InvitationPage{Page: page("Join Acme"), Token: "tok_123",
+				OrgName: "Acme", Role: "editor", Email: "new@example.com", SignedInAs: "ada@example.com", Mode: render.InvitationOtherAccount})
+		}},
 	}
 }
 

@@ -22,6 +22,9 @@ type LoginIdentifierPage struct {
 	EmailError string
 	// SignupOpen shows the "Create an account" link.
 	SignupOpen bool
+	// Invitation, when set, is the token of the invitation page to return
+	// to once signed in, posted as "invitation".
+	Invitation string
 }
 
 // LoginPasswordPage is the second sign-in step, the same for every email:
@@ -41,6 +44,9 @@ type LoginPasswordPage struct {
 	PasswordError string
 	// SignupOpen shows the "Create an account" link.
 	SignupOpen bool
+	// Invitation is LoginIdentifierPage.Invitation, carried by the
+	// password form only.
+	Invitation string
 }
 
 // CheckEmailPage follows a request for a sign-in link. It says the same for

@@ -1,0 +1,234 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	foyermail "github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Mailer queues an email in the caller's transaction (mail.Mailer).
+type Mailer interface {
+	Send(ctx context.Context, m foyermail.Message) error
+}
+
+// InvitationLinks makes the tokens of invitation links. signin, which
+// checks them when a link is opened, provides it through cmd, so both
+// hash alike.
+type InvitationLinks interface {
+	// NewInvitationToken returns a fresh random token and its keyed hash,
+	// the only form stored (ML-01).
+	NewInvitationToken() (token, hash string)
+}
+
+// InvitationOptions configure invitation emails.
+type InvitationOptions struct {
+	// Issuer is the public base URL the emailed link starts with, never
+	// taken from request headers (LG-09).
+	Issuer string
+	Links  InvitationLinks
+	Mailer Mailer
+	Emails *render.InvitationEmails
+	// TTL is how long a link works (invitations.ttl).
+	TTL time.Duration
+}
+
+func (o InvitationOptions) check() error {
+	if o.Issuer == "" || o.Links == nil || o.Mailer == nil || o.Emails == nil || o.TTL <= 0 {
+		return errors.New("admin: Invitations needs Issuer, Links, Mailer, Emails and a positive TTL")
+	}
+	return nil
+}
+
+// Invitation is an invitation to an organization. Its link is in the email
+// only, never in an answer.
+type Invitation struct {
+	ID         string     `json:"id"`
+	OrgID      string     `json:"org_id"`
+	Email      string     `json:"email"`
+	Role       string     `json:"role"`
+	InvitedBy  string     `json:"invited_by"`
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+func (a *API) invitationView(i storage.Invitation) Invitation {
+	v := Invitation{ID: i.ID, OrgID: i.OrgID, Email: i.Email, Role: i.Role, InvitedBy: i.InvitedBy,
+		Status: "pending", CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt}
+	switch {
+	case !i.AcceptedAt.IsZero():
+		v.Status, v.AcceptedAt = "accepted", &i.AcceptedAt
+	case !i.RevokedAt.IsZero():
+		v.Status, v.RevokedAt = "revoked", &i.RevokedAt
+	case !a.now().Before(i.ExpiresAt):
+		v.Status = "expired"
+	}
+	return v
+}
+
+type createInvitationRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (a *API) listInvitations(c *gin.Context) {
+	o, ok := a.visibleOrg(c, callerOf(c), c.Param("id"))
+	if !ok {
+		return
+	}
+	is, err := a.store.ListInvitations(c.Request.Context(), o.ID)
+	if err != nil {
+		a.fail(c, "list invitations", err)
+		return
+	}
+	total := len(is)
+	out := List[Invitation]{Items: make([]Invitation, 0, len(is)), Total: &total}
+	for _, i := range is {
+		out.Items = append(out.Items, a.invitationView(i))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// createInvitation stores the invitation and queues its email in one
+// transaction: no invitation without its email, no email for an
+// invitation that was not stored. A newer invitation of the same address
+// supersedes the open one.
+func (a *API) createInvitation(c *gin.Context) {
+	k := callerOf(c)
+	o, ok := a.visibleOrg(c, k, c.Param("id"))
+	var req createInvitationRequest
+	if !ok || !decode(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	addr, err := mail.ParseAddress(req.Email)
+	if req.Email == "" || err != nil || addr.Address != req.Email {
+		a.fail(c, "create invitation", invalid("email", "must be an email address such as ada@example.com"))
+		return
+	}
+	if err := a.checkRole(ctx, o.ID, req.Role); err != nil {
+		a.fail(c, "create invitation", err)
+		return
+	}
+	token, hash := a.invitations.Links.NewInvitationToken()
+	now := a.now()
+	inv := storage.Invitation{
+		ID: storage.NewID(storage.PrefixInvitation), OrgID: o.ID, Email: req.Email, Role: req.Role,
+		TokenHash: hash, InvitedBy: k.token.Subject, CreatedAt: now, ExpiresAt: now.Add(a.invitations.TTL),
+	}
+	err = a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if inv, err = a.store.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		return a.sendInvitation(ctx, k, o, inv, token)
+	})
+	if err != nil {
+		a.fail(c, "create invitation", err)
+		return
+	}
+	c.Header("Location", Prefix+"/organizations/"+o.ID+"/invitations/"+inv.ID)
+	c.JSON(http.StatusCreated, a.invitationView(inv))
+}
+
+// resendInvitation gives an open invitation a new link and expiry and
+// emails it; the old link stops working.
+func (a *API) resendInvitation(c *gin.Context) {
+	k := callerOf(c)
+	o, ok := a.visibleOrg(c, k, c.Param("id"))
+	if !ok {
+		return
+	}
+	inv, ok := a.orgInvitation(c, o.ID)
+	if !ok {
+		return
+	}
+	token, hash := a.invitations.Links.NewInvitationToken()
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if inv, err = a.store.ResendInvitation(ctx, inv.ID, hash, a.now().Add(a.invitations.TTL)); err != nil {
+			return err
+		}
+		return a.sendInvitation(ctx, k, o, inv, token)
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The invitation was accepted or revoked."})
+		return
+	}
+	if err != nil {
+		a.fail(c, "resend invitation", err)
+		return
+	}
+	c.JSON(http.StatusOK, a.invitationView(inv))
+}
+
+func (a *API) revokeInvitation(c *gin.Context) {
+	o, ok := a.visibleOrg(c, callerOf(c), c.Param("id"))
+	if !ok {
+		return
+	}
+	inv, ok := a.orgInvitation(c, o.ID)
+	if !ok {
+		return
+	}
+	_, err := a.store.RevokeInvitation(c.Request.Context(), inv.ID, a.now())
+	if errors.Is(err, storage.ErrConflict) {
+		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The invitation was accepted or revoked."})
+		return
+	}
+	if err != nil {
+		a.fail(c, "revoke invitation", err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// orgInvitation reads the invitation named in the path; one of another
+// organization is answered 404 like a missing one (AD-02).
+func (a *API) orgInvitation(c *gin.Context, orgID string) (storage.Invitation, bool) {
+	inv, err := a.store.GetInvitation(c.Request.Context(), c.Param("invitation_id"))
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && inv.OrgID != orgID) {
+		notFound(c, "invitation")
+		return storage.Invitation{}, false
+	}
+	if err != nil {
+		a.fail(c, "get invitation", err)
+		return storage.Invitation{}, false
+	}
+	return inv, true
+}
+
+// sendInvitation queues the invitation's email in ctx's transaction. The
+// link is built from the configured issuer, never from request headers
+// (LG-09).
+func (a *API) sendInvitation(ctx context.Context, k caller, o storage.Organization, inv storage.Invitation, token string) error {
+	by := "An administrator"
+	if k.token.UserID != "" {
+		if u, err := a.store.GetUser(ctx, k.token.UserID); err == nil && u.Name != "" {
+			by = u.Name
+		}
+	}
+	msg, err := a.invitations.Emails.Invitation(render.InvitationEmail{
+		Email: inv.Email, OrgName: o.Name, Role: inv.Role, InvitedBy: by,
+		Link:     strings.TrimSuffix(a.invitations.Issuer, "/") + "/invitations/accept?token=" + url.QueryEscape(token),
+		ValidFor: inv.ExpiresAt.Sub(a.now()).Round(time.Hour),
+	})
+	if err != nil {
+		return err
+	}
+	return a.invitations.Mailer.Send(ctx, foyermail.Message{
+		To: inv.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: inv.ExpiresAt,
+	})
+}
