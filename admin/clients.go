@@ -43,6 +43,9 @@ type NewClient struct {
 	RequirePAR              bool            `json:"require_par,omitempty"`
 	ApplicationType         string          `json:"application_type,omitempty"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	// RequireOrganization: sign-in refuses a person who belongs to no
+	// organization.
+	RequireOrganization bool `json:"require_organization,omitempty"`
 }
 
 // ClientChanges is the body of PATCH /clients/{id}: an absent (or null)
@@ -53,6 +56,7 @@ type ClientChanges struct {
 	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris,omitempty"`
 	GrantTypes             *[]string `json:"grant_types,omitempty"`
 	Scopes                 *[]string `json:"scopes,omitempty"`
+	RequireOrganization    *bool     `json:"require_organization,omitempty"`
 }
 
 // Client is an OAuth client as the API shows it: never the secret hash.
@@ -73,6 +77,7 @@ type Client struct {
 	RequirePAR              bool            `json:"require_par"`
 	ApplicationType         string          `json:"application_type"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"` // public keys only
+	RequireOrganization     bool            `json:"require_organization"`
 	CreatedAt               time.Time       `json:"created_at"`
 	UpdatedAt               time.Time       `json:"updated_at"`
 }
@@ -84,7 +89,7 @@ func clientView(c storage.Client) Client {
 		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), FirstParty: c.FirstParty,
 		AccessTokenFormat: c.AccessTokenFormat, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		RequirePKCE: c.RequirePKCE, RequirePAR: c.RequirePAR, ApplicationType: c.ApplicationType,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RequireOrganization: c.RequireOrganization, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if json.Valid(c.JWKS) {
 		v.JWKS = c.JWKS

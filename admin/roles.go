@@ -81,7 +81,7 @@ func (a *API) createRole(c *gin.Context) {
 	if !ok || !decode(c, &req) {
 		return
 	}
-	if err := validateRole(req.Name, req.Description, req.Permissions); err != nil {
+	if err := ValidateRole(req.Name, req.Description, req.Permissions); err != nil {
 		a.fail(c, "create role", err)
 		return
 	}
@@ -120,7 +120,7 @@ func (a *API) updateRole(c *gin.Context) {
 			r.Permissions = req.Permissions
 		}
 		r.UpdatedAt = a.now()
-		return r, validateRole(r.Name, r.Description, r.Permissions)
+		return r, ValidateRole(r.Name, r.Description, r.Permissions)
 	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -153,9 +153,9 @@ func (a *API) deleteRole(c *gin.Context) {
 	}
 }
 
-// validateRole checks a custom role: a name like a slug (it appears in
+// ValidateRole checks a custom role (the API and the CLI): a name like a slug (it appears in
 // tokens as org_role), and permission strings such as org:billing:read.
-func validateRole(name, description string, permissions []string) error {
+func ValidateRole(name, description string, permissions []string) error {
 	if err := validateToken("name", name, maxRoleName); err != nil {
 		return err
 	}

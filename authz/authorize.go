@@ -222,6 +222,10 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 	}
 
 	cl := ar.GetClient().(*client)
+	// Before consent: a person the client refuses is not asked to allow it.
+	if !p.requireOrganization(c, ar, id, ch, cl, bs.UserID) {
+		return
+	}
 	if !cl.FirstParty && ch.ConsentedBy != bs.UserID {
 		covered, err := p.consentCovers(ctx, bs.UserID, cl.ID, ar.GetRequestedScopes())
 		if err != nil {
@@ -268,6 +272,17 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 // redirectToStep saves the request as a challenge and sends the browser to
 // the sign-in or consent page.
 func (p *Provider) redirectToStep(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge, path string) {
+	id, err := p.storeChallenge(c.Request.Context(), ar, id, ch)
+	if err != nil {
+		p.unavailable(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, path+"?challenge="+url.QueryEscape(id))
+}
+
+// storeChallenge saves ch as challenge id, or as a new challenge holding
+// the request when id is empty, and returns its id.
+func (p *Provider) storeChallenge(ctx context.Context, ar fosite.AuthorizeRequester, id string, ch challenge) (string, error) {
 	if id == "" {
 		id = randomToken()
 		ch.Form = url.Values{}
@@ -280,11 +295,10 @@ func (p *Provider) redirectToStep(c *gin.Context, ar fosite.AuthorizeRequester, 
 		}
 		ch.Form.Set("client_id", ar.GetClient().GetID())
 	}
-	if err := p.saveChallenge(c.Request.Context(), id, ar.GetClient().GetID(), ch); err != nil {
-		p.unavailable(c, err)
-		return
+	if err := p.saveChallenge(ctx, id, ar.GetClient().GetID(), ch); err != nil {
+		return "", err
 	}
-	c.Redirect(http.StatusSeeOther, path+"?challenge="+url.QueryEscape(id))
+	return id, nil
 }
 
 // authorizeError answers an authorization error: to the client's redirect

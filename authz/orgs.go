@@ -2,11 +2,14 @@ package authz
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
@@ -176,6 +179,51 @@ func (p *Provider) chooseOrganization(c *gin.Context, ar fosite.AuthorizeRequest
 	}
 	p.redirectToStep(c, ar, id, ch, "/select-organization")
 	return "", false
+}
+
+// requireOrganization enforces a client's RequireOrganization: a person who
+// belongs to no organization gets no code (issue 5). The answer is a page
+// saying so, with a link to sign in as someone else, or access_denied to
+// the redirect URI under prompt=none, where no page may be shown. The flag
+// asks for a membership only: it does not need the org scope, and a
+// refresh is not refused when a membership ends later (the tokens then
+// carry no organization claims, as for any client). ok=false means the
+// answer has been written.
+func (p *Provider) requireOrganization(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge, cl *client, userID string) (ok bool) {
+	if !cl.RequireOrganization {
+		return true
+	}
+	ctx := c.Request.Context()
+	ms, err := p.store.ListMembershipsByUser(ctx, userID)
+	if err != nil {
+		p.unavailable(c, err)
+		return false
+	}
+	if len(ms) > 0 {
+		return true
+	}
+	if slices.Contains(strings.Fields(ar.GetRequestForm().Get("prompt")), "none") {
+		p.authorizeError(c, ar, fosite.ErrAccessDenied.WithHint("This client requires a member of an organization, and the person belongs to none."))
+		return false
+	}
+	// "Sign in with another account" resumes this authorization after a
+	// fresh sign-in, as the account chooser's "Use another account" does.
+	ch.Account, ch.AnotherAccount, ch.LoggedInAt = "", true, time.Time{}
+	id, err = p.storeChallenge(ctx, ar, id, ch)
+	if err != nil {
+		p.unavailable(c, err)
+		return false
+	}
+	name := cmp.Or(cl.Name, cl.ID)
+	p.page(c, http.StatusForbidden, func(nonce string, buf *bytes.Buffer) error {
+		return p.opts.Pages.Error(buf, render.ErrorPage{
+			Page:     render.Page{Nonce: nonce, Title: "An organization is required"},
+			Message:  "You need to belong to an organization to use " + name + ". Ask an administrator of your organization to invite you.",
+			Next:     "/login?challenge=" + url.QueryEscape(id),
+			NextText: "Sign in with another account",
+		})
+	})
+	return false
 }
 
 func (p *Provider) organizationByRef(ctx context.Context, ref string) (storage.Organization, error) {

@@ -73,8 +73,11 @@ type Client struct {
 	RequirePAR              bool   // authorization requests must be pushed (RFC 9126)
 	ApplicationType         string // "web" or "native" (RFC 8252 loopback ports)
 	JWKS                    []byte // public keys for private_key_jwt, as a JWK Set document
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// RequireOrganization refuses sign-in at the authorization endpoint
+	// to a person who belongs to no organization (issue 5).
+	RequireOrganization bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // Page selects a slice of a list ordered by ID: records with an ID greater

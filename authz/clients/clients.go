@@ -108,6 +108,9 @@ type NewClient struct {
 	RequirePAR              bool
 	ApplicationType         string
 	JWKS                    []byte // a JWK Set document; only with private_key_jwt
+	// RequireOrganization refuses people who belong to no organization
+	// at the authorization endpoint.
+	RequireOrganization bool
 }
 
 // Registrar creates, reads, updates and deletes registered clients.
@@ -182,6 +185,7 @@ type Changes struct {
 	PostLogoutRedirectURIs *[]string
 	GrantTypes             *[]string
 	Scopes                 *[]string // an empty list means DefaultScopes, as in Create
+	RequireOrganization    *bool
 }
 
 // Update applies ch to the client with id and validates the result by the
@@ -209,6 +213,9 @@ func (r *Registrar) Update(ctx context.Context, id string, ch Changes) (storage.
 			if len(c.Scopes) == 0 {
 				c.Scopes = DefaultScopes()
 			}
+		}
+		if ch.RequireOrganization != nil {
+			c.RequireOrganization = *ch.RequireOrganization
 		}
 		if err := validateGrants(c); err != nil {
 			return c, err
@@ -265,6 +272,7 @@ func build(in NewClient) (storage.Client, string, error) {
 		FirstParty:             in.FirstParty,
 		RequirePKCE:            in.RequirePKCE || in.Public,
 		RequirePAR:             in.RequirePAR,
+		RequireOrganization:    in.RequireOrganization,
 		AccessTokenFormat:      cmp.Or(in.AccessTokenFormat, FormatJWT),
 		ApplicationType:        cmp.Or(in.ApplicationType, ApplicationWeb),
 		GrantTypes:             dedupe(in.GrantTypes),

@@ -71,7 +71,7 @@ func (a adminClients) Create(ctx context.Context, in admin.NewClient) (storage.C
 		GrantTypes: in.GrantTypes, Scopes: in.Scopes, FirstParty: in.FirstParty,
 		AccessTokenFormat: in.AccessTokenFormat, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod,
 		RequirePKCE: in.RequirePKCE, RequirePAR: in.RequirePAR, ApplicationType: in.ApplicationType,
-		JWKS: in.JWKS,
+		JWKS: in.JWKS, RequireOrganization: in.RequireOrganization,
 	})
 	return c, secret, clientError(err)
 }
@@ -89,7 +89,7 @@ func (a adminClients) Get(ctx context.Context, id string) (storage.Client, error
 func (a adminClients) Update(ctx context.Context, id string, ch admin.ClientChanges) (storage.Client, error) {
 	c, err := a.r.Update(ctx, id, clients.Changes{
 		Name: ch.Name, RedirectURIs: ch.RedirectURIs, PostLogoutRedirectURIs: ch.PostLogoutRedirectURIs,
-		GrantTypes: ch.GrantTypes, Scopes: ch.Scopes,
+		GrantTypes: ch.GrantTypes, Scopes: ch.Scopes, RequireOrganization: ch.RequireOrganization,
 	})
 	return c, clientError(err)
 }

@@ -89,6 +89,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print the result as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.serveCommand(), a.migrateCommand(), a.usersCommand(), a.orgsCommand(), a.keysCommand(), a.clientsCommand(), a.consentsCommand())
+	a.addManageCommands(root)
 	return root
 }
 

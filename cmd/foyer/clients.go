@@ -82,6 +82,7 @@ func (a *app) clientsCreateCommand() *cobra.Command {
 		"client_secret_basic, client_secret_post, private_key_jwt or none (default: client_secret_basic; none with --public)")
 	f.BoolVar(&in.RequirePKCE, "require-pkce", false, "require PKCE from a confidential client too (public clients always need it)")
 	f.BoolVar(&in.RequirePAR, "require-par", false, "accept only pushed authorization requests (RFC 9126)")
+	f.BoolVar(&in.RequireOrganization, "require-organization", false, "refuse sign-in to people who belong to no organization")
 	f.BoolVar(&native, "native", false, "a native app (RFC 8252): http://127.0.0.1 or [::1] with any port, or a private-use scheme like com.example.app:/cb")
 	f.StringVar(&jwksFile, "jwks-file", "", "JWK Set file with the client's public keys (for --auth-method private_key_jwt)")
 	return cmd
@@ -229,6 +230,7 @@ type oauthClient struct {
 	RequirePAR              bool            `json:"require_par"`
 	ApplicationType         string          `json:"application_type"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"` // public keys only
+	RequireOrganization     bool            `json:"require_organization"`
 	CreatedAt               time.Time       `json:"created_at"`
 	UpdatedAt               time.Time       `json:"updated_at"`
 }
@@ -240,7 +242,7 @@ func clientView(c storage.Client) oauthClient {
 		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), FirstParty: c.FirstParty,
 		AccessTokenFormat: c.AccessTokenFormat, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		RequirePKCE: c.RequirePKCE, RequirePAR: c.RequirePAR, ApplicationType: c.ApplicationType,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RequireOrganization: c.RequireOrganization, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if json.Valid(c.JWKS) {
 		v.JWKS = c.JWKS

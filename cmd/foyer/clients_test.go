@@ -88,7 +88,8 @@ func TestClientsCLI(t *testing.T) {
 				"scopes":                    []any{"openid", "email"},
 				"first_party":               true, "access_token_format": "jwt",
 				"token_endpoint_auth_method": "client_secret_basic", "require_pkce": false, "require_par": false,
-				"application_type": "web", "created_at": web["created_at"], "updated_at": web["updated_at"],
+				"application_type": "web", "require_organization": false,
+				"created_at": web["created_at"], "updated_at": web["updated_at"],
 			}
 			if !jsonEqual(web, wantWeb) {
 				t.Errorf("clients create (confidential) = %s\nwant %v", webJSON, wantWeb)

@@ -10,13 +10,13 @@ import (
 
 const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, scopes, first_party, access_token_format, token_endpoint_auth_method,
-	require_pkce, require_par, application_type, jwks, created_at, updated_at`
+	require_pkce, require_par, application_type, jwks, require_organization, created_at, updated_at`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutRedirectURIs,
 		&c.GrantTypes, &c.Scopes, &c.FirstParty, &c.AccessTokenFormat, &c.TokenEndpointAuthMethod,
-		&c.RequirePKCE, &c.RequirePAR, &c.ApplicationType, &c.JWKS, &c.CreatedAt, &c.UpdatedAt)
+		&c.RequirePKCE, &c.RequirePAR, &c.ApplicationType, &c.JWKS, &c.RequireOrganization, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return storage.Client{}, err
 	}
@@ -28,11 +28,11 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Client, error) {
 	c, err := scanClient(s.q(ctx).QueryRow(ctx, `
 		INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+clientColumns,
 		c.ID, c.Name, c.SecretHash, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.Scopes), c.FirstParty, c.AccessTokenFormat, c.TokenEndpointAuthMethod,
-		c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS,
+		c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS, c.RequireOrganization,
 		timestamp(c.CreatedAt), timestamp(c.UpdatedAt)))
 	return c, mapError("create client", err)
 }
@@ -66,12 +66,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 			UPDATE clients SET name = $2, secret_hash = $3, public = $4, redirect_uris = $5,
 				post_logout_redirect_uris = $6, grant_types = $7, scopes = $8, first_party = $9,
 				access_token_format = $10, token_endpoint_auth_method = $11, require_pkce = $12,
-				require_par = $13, application_type = $14, jwks = $15, updated_at = $16
+				require_par = $13, application_type = $14, jwks = $15, updated_at = $16,
+				require_organization = $17
 			WHERE id = $1
 			RETURNING `+clientColumns,
 			id, c.Name, c.SecretHash, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 			nonNil(c.GrantTypes), nonNil(c.Scopes), c.FirstParty, c.AccessTokenFormat, c.TokenEndpointAuthMethod,
-			c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS, timestamp(c.UpdatedAt)))
+			c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS, timestamp(c.UpdatedAt), c.RequireOrganization))
 		return err
 	})
 	return out, mapError(fmt.Sprintf("update client %q", id), err)

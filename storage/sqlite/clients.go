@@ -10,7 +10,7 @@ import (
 
 const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, scopes, first_party, access_token_format, token_endpoint_auth_method,
-	require_pkce, require_par, application_type, jwks, created_at, updated_at`
+	require_pkce, require_par, application_type, jwks, require_organization, created_at, updated_at`
 
 func scanClient(row scanner) (storage.Client, error) {
 	var c storage.Client
@@ -18,7 +18,7 @@ func scanClient(row scanner) (storage.Client, error) {
 		listColumn{&c.RedirectURIs}, listColumn{&c.PostLogoutRedirectURIs},
 		listColumn{&c.GrantTypes}, listColumn{&c.Scopes},
 		&c.FirstParty, &c.AccessTokenFormat, &c.TokenEndpointAuthMethod,
-		&c.RequirePKCE, &c.RequirePAR, &c.ApplicationType, &c.JWKS,
+		&c.RequirePKCE, &c.RequirePAR, &c.ApplicationType, &c.JWKS, &c.RequireOrganization,
 		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt})
 	return c, err
 }
@@ -26,12 +26,12 @@ func scanClient(row scanner) (storage.Client, error) {
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Client, error) {
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
 	_, err := s.q(ctx).ExecContext(ctx, `
-		INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.SecretHash, c.Public,
 		encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs),
 		encodeList(c.GrantTypes), encodeList(c.Scopes),
 		c.FirstParty, c.AccessTokenFormat, c.TokenEndpointAuthMethod,
-		c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS,
+		c.RequirePKCE, c.RequirePAR, c.ApplicationType, c.JWKS, c.RequireOrganization,
 		formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
 	if err != nil {
 		return storage.Client{}, fmt.Errorf("create client %s: %w", c.ID, dbError(err, storage.ErrNotFound))
@@ -82,12 +82,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 			UPDATE clients SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?,
 				post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, first_party = ?,
 				access_token_format = ?, token_endpoint_auth_method = ?, require_pkce = ?,
-				require_par = ?, application_type = ?, jwks = ?, updated_at = ?
+				require_par = ?, application_type = ?, jwks = ?, updated_at = ?,
+				require_organization = ?
 			WHERE id = ?`,
 			c.Name, c.SecretHash, c.Public, encodeList(c.RedirectURIs),
 			encodeList(c.PostLogoutRedirectURIs), encodeList(c.GrantTypes), encodeList(c.Scopes), c.FirstParty,
 			c.AccessTokenFormat, c.TokenEndpointAuthMethod, c.RequirePKCE,
-			c.RequirePAR, c.ApplicationType, c.JWKS, formatTime(c.UpdatedAt), c.ID)
+			c.RequirePAR, c.ApplicationType, c.JWKS, formatTime(c.UpdatedAt), c.RequireOrganization, c.ID)
 		return dbError(err, storage.ErrNotFound)
 	})
 	if err != nil {

@@ -30,6 +30,8 @@ func testCreateGetClient(t *testing.T, s storage.Store) {
 	public.TokenEndpointAuthMethod, public.RequirePKCE, public.RequirePAR = "none", false, false
 	public.ApplicationType, public.JWKS = "native", nil
 	public.UpdatedAt = at(1)
+	orgOnly := newClient()
+	orgOnly.RequireOrganization = true
 
 	tests := []struct {
 		name   string
@@ -37,6 +39,7 @@ func testCreateGetClient(t *testing.T, s storage.Store) {
 	}{
 		{"confidential client with a JWK Set", newClient()},
 		{"public native client with an empty list and no JWK Set", public},
+		{"client that requires an organization", orgOnly},
 	}
 	for _, tc := range tests {
 		want := storedClient(tc.client)
@@ -145,6 +148,7 @@ func testUpdateClient(t *testing.T, s storage.Store) {
 		AccessTokenFormat:       "opaque",
 		TokenEndpointAuthMethod: "none",
 		ApplicationType:         "native",
+		RequireOrganization:     true,
 		CreatedAt:               before.CreatedAt,
 		UpdatedAt:               stored(at(5)),
 	}
@@ -165,6 +169,7 @@ func testUpdateClient(t *testing.T, s storage.Store) {
 		c.RequirePKCE, c.RequirePAR = false, false
 		c.ApplicationType = "native"
 		c.JWKS = nil
+		c.RequireOrganization = true
 		c.UpdatedAt = at(5)
 		// The backend keeps the stored ID and creation time.
 		c.ID, c.CreatedAt = storage.NewID("cli_"), at(9)
