@@ -19,10 +19,6 @@ const Prefix = "/admin/v1"
 // hundred bytes, so 64 KiB is generous and a flood is cut short.
 const maxBodyBytes = 64 << 10
 
-// maxAccessTokenTTL is the upper bound of tokens.access_token_ttl: a
-// revocation record must outlive every access token it refuses.
-const maxAccessTokenTTL = 24 * time.Hour
-
 // Store is the slice of storage the API reads and writes.
 type Store interface {
 	storage.Users

@@ -28,7 +28,7 @@ type Clients interface {
 // NewClient is the body of POST /clients and the input of Clients.Create:
 // the options of `foyer clients create`.
 type NewClient struct {
-	ID                      string          `json:"id,omitempty"`
+	ID                      string          `json:"client_id,omitempty"`
 	Name                    string          `json:"name"`
 	Secret                  string          `json:"secret,omitempty"`
 	Public                  bool            `json:"public,omitempty"`
@@ -59,10 +59,11 @@ type ClientChanges struct {
 	RequireOrganization    *bool     `json:"require_organization,omitempty"`
 }
 
-// Client is an OAuth client as the API shows it: never the secret hash.
-// ClientSecret is set in the answer of POST /clients only.
+// Client is an OAuth client as the API and the CLI show it: never the
+// secret hash. ClientSecret is set when the client is created only. The
+// names are RFC 7591's (client_id, client_secret).
 type Client struct {
-	ID                      string          `json:"id"`
+	ID                      string          `json:"client_id"`
 	ClientSecret            string          `json:"client_secret,omitempty"`
 	Name                    string          `json:"name"`
 	Public                  bool            `json:"public"`
@@ -82,7 +83,8 @@ type Client struct {
 	UpdatedAt               time.Time       `json:"updated_at"`
 }
 
-func clientView(c storage.Client) Client {
+// ClientView is c as the API and the CLI show it.
+func ClientView(c storage.Client) Client {
 	v := Client{
 		ID: c.ID, Name: c.Name, Public: c.Public,
 		RedirectURIs: orEmpty(c.RedirectURIs), PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs),
@@ -124,7 +126,7 @@ func (a *API) listClients(c *gin.Context) {
 	}
 	out := List[Client]{Items: make([]Client, 0, len(cs))}
 	for _, cl := range cs {
-		out.Items = append(out.Items, clientView(cl))
+		out.Items = append(out.Items, ClientView(cl))
 	}
 	if len(cs) > 0 {
 		out.NextCursor = a.next(p, len(cs), cs[len(cs)-1].ID)
@@ -140,7 +142,7 @@ func (a *API) getClient(c *gin.Context) {
 	if a.clientFailed(c, "get client", err) {
 		return
 	}
-	c.JSON(http.StatusOK, clientView(cl))
+	c.JSON(http.StatusOK, ClientView(cl))
 }
 
 func (a *API) createClient(c *gin.Context) {
@@ -158,7 +160,7 @@ func (a *API) createClient(c *gin.Context) {
 		return
 	}
 	a.log.InfoContext(c.Request.Context(), "admin: client created", "client_id", cl.ID, "by", callerOf(c).token.Subject)
-	v := clientView(cl)
+	v := ClientView(cl)
 	v.ClientSecret = secret
 	c.Header("Location", Prefix+"/clients/"+cl.ID)
 	c.Header("Cache-Control", "no-store") // the secret
@@ -174,7 +176,7 @@ func (a *API) updateClient(c *gin.Context) {
 	if a.clientFailed(c, "update client", err) {
 		return
 	}
-	c.JSON(http.StatusOK, clientView(cl))
+	c.JSON(http.StatusOK, ClientView(cl))
 }
 
 func (a *API) deleteClient(c *gin.Context) {

@@ -64,7 +64,8 @@ type Invitation struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
-func (a *API) invitationView(i storage.Invitation) Invitation {
+// InvitationView is how the API and the CLI show an invitation at now.
+func InvitationView(i storage.Invitation, now time.Time) Invitation {
 	v := Invitation{ID: i.ID, OrgID: i.OrgID, Email: i.Email, Role: i.Role, InvitedBy: i.InvitedBy,
 		Status: "pending", CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt}
 	switch {
@@ -72,11 +73,13 @@ func (a *API) invitationView(i storage.Invitation) Invitation {
 		v.Status, v.AcceptedAt = "accepted", &i.AcceptedAt
 	case !i.RevokedAt.IsZero():
 		v.Status, v.RevokedAt = "revoked", &i.RevokedAt
-	case !a.now().Before(i.ExpiresAt):
+	case !now.Before(i.ExpiresAt):
 		v.Status = "expired"
 	}
 	return v
 }
+
+func (a *API) invitationView(i storage.Invitation) Invitation { return InvitationView(i, a.now()) }
 
 type createInvitationRequest struct {
 	Email string `json:"email"`

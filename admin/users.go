@@ -160,7 +160,7 @@ func (a *API) deleteUser(c *gin.Context) {
 		return
 	}
 	err := a.inTx(c, func(ctx context.Context) error {
-		if _, err := a.store.RevokeUserGrants(ctx, u.ID, a.now().Add(maxAccessTokenTTL)); err != nil {
+		if _, err := a.store.RevokeUserGrants(ctx, u.ID, a.now().Add(storage.MaxAccessTokenTTL)); err != nil {
 			return err
 		}
 		return a.store.DeleteUser(ctx, u.ID)

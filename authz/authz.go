@@ -88,21 +88,9 @@ func (p *Provider) serveDiscovery(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", p.discovery)
 }
 
-// Sweep deletes expired codes, tokens and challenges every interval until
-// ctx is done.
-func (p *Provider) Sweep(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := p.store.DeleteExpiredOAuthSessions(ctx, p.now()); err != nil && ctx.Err() == nil {
-				p.opts.Logger.Warn("delete expired oauth sessions", "err", err)
-			} else if n > 0 {
-				p.opts.Logger.Debug("deleted expired oauth sessions", "count", n)
-			}
-		}
-	}
+// Sweep deletes expired codes, tokens, challenges and revoked-grant
+// records and returns how many; serve runs it now and then, beside the
+// other sweeps.
+func (p *Provider) Sweep(ctx context.Context) (int64, error) {
+	return p.store.DeleteExpiredOAuthSessions(ctx, p.now())
 }

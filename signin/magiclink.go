@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -80,45 +79,24 @@ func (s *Service) requestLink(c *gin.Context) {
 // limits allow, and queues the email in the same transaction as the token
 // (F6): both are kept or neither. SMTP is never waited on.
 func (s *Service) sendLink(ctx context.Context, clientIP, email, binding, challenge string) error {
-	allowed, err := s.emailAllowed(ctx, clientIP, email)
-	if err != nil || !allowed {
-		return err
-	}
-	u, err := s.o.Store.GetUserByEmail(ctx, email)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	u, ok, err := s.linkRecipient(ctx, clientIP, email)
+	if !ok {
 		return err
 	}
 	token, now := newToken(), s.o.Now()
-	expires := now.Add(magicLinkTTL)
-	// Built from the configured issuer, never from the request's Host or
-	// X-Forwarded-Host (LG-09).
 	msg, err := s.o.Emails.MagicLink(render.MagicLinkEmail{
-		Email: u.Email, Link: s.o.Issuer + "/login/link?token=" + token, ValidFor: magicLinkTTL,
+		Email: u.Email, Link: s.link("/login/link", token), ValidFor: magicLinkTTL,
 	})
 	if err != nil {
 		return err
 	}
-	tx, err := s.o.Store.BeginTx(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.o.Store.Rollback(tx) // an error after Commit is expected
-	if err := s.o.Store.CreateOneTimeToken(tx, storage.OneTimeToken{
-		Hash: s.tokenHash(storage.PurposeMagicLink, token), Purpose: storage.PurposeMagicLink,
-		UserID: u.ID, Email: u.Email, Binding: s.keyedHash(bindingCookie, binding), Challenge: challenge,
-		CreatedAt: now, ExpiresAt: expires,
-	}); err != nil {
-		return err
-	}
-	if err := s.o.Mailer.Send(tx, mail.Message{
-		To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
-	}); err != nil {
-		return err
-	}
-	return s.o.Store.Commit(tx)
+	return s.inTransaction(ctx, func(ctx context.Context) error {
+		return s.issueLink(ctx, storage.OneTimeToken{
+			Purpose: storage.PurposeMagicLink, UserID: u.ID, Email: u.Email,
+			Binding: s.keyedHash(bindingCookie, binding), Challenge: challenge,
+			CreatedAt: now, ExpiresAt: now.Add(magicLinkTTL),
+		}, token, msg)
+	})
 }
 
 // emailAllowed counts the request against the client IP's and the

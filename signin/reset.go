@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -51,19 +50,11 @@ func (s *Service) submitForgotPassword(c *gin.Context) {
 // sendResetLink makes a reset link for the account of email, if there is
 // one and the limits allow, and queues its email in the same transaction.
 func (s *Service) sendResetLink(ctx context.Context, clientIP, email string) error {
-	allowed, err := s.emailAllowed(ctx, clientIP, email)
-	if err != nil || !allowed {
-		return err
-	}
-	u, err := s.o.Store.GetUserByEmail(ctx, email)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	u, ok, err := s.linkRecipient(ctx, clientIP, email)
+	if !ok {
 		return err
 	}
 	token, now := newToken(), s.o.Now()
-	expires := now.Add(resetPasswordTTL)
 	msg, err := s.o.Emails.PasswordReset(render.PasswordResetEmail{
 		Email: u.Email, Link: s.link("/reset-password", token), ValidFor: resetPasswordTTL,
 	})
@@ -71,15 +62,10 @@ func (s *Service) sendResetLink(ctx context.Context, clientIP, email string) err
 		return err
 	}
 	return s.inTransaction(ctx, func(ctx context.Context) error {
-		if err := s.o.Store.CreateOneTimeToken(ctx, storage.OneTimeToken{
-			Hash: s.tokenHash(storage.PurposeResetPassword, token), Purpose: storage.PurposeResetPassword,
-			UserID: u.ID, Email: u.Email, CreatedAt: now, ExpiresAt: expires,
-		}); err != nil {
-			return err
-		}
-		return s.o.Mailer.Send(ctx, mail.Message{
-			To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
-		})
+		return s.issueLink(ctx, storage.OneTimeToken{
+			Purpose: storage.PurposeResetPassword, UserID: u.ID, Email: u.Email,
+			CreatedAt: now, ExpiresAt: now.Add(resetPasswordTTL),
+		}, token, msg)
 	})
 }
 
@@ -100,11 +86,6 @@ func (s *Service) showResetPassword(c *gin.Context) {
 	d := render.ResetPasswordPage{Page: render.Page{Title: "Choose a new password"}, Token: token, Email: tok.Email}
 	show(s, c, http.StatusOK, s.account.reset, &d, &d.Page)
 }
-
-// resetPassword uses the link once and sets the new password. A password
-// maxAccessTokenTTL is the longest access-token lifetime configuration
-// allows: a revoked grant is remembered at least that long.
-const maxAccessTokenTTL = 24 * time.Hour
 
 // the policy refuses shows the form again and leaves the link usable.
 func (s *Service) resetPassword(c *gin.Context) {
@@ -136,7 +117,7 @@ func (s *Service) resetPassword(c *gin.Context) {
 			return err
 		}
 		// Whoever had the old password may hold tokens too (SC-07).
-		_, err := s.o.Store.RevokeUserGrants(ctx, tok.UserID, s.o.Now().Add(maxAccessTokenTTL))
+		_, err := s.o.Store.RevokeUserGrants(ctx, tok.UserID, s.o.Now().Add(storage.MaxAccessTokenTTL))
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -117,22 +116,16 @@ func (s *Service) createAccount(ctx context.Context, u storage.User, challenge s
 // are kept (F6).
 func (s *Service) sendVerification(ctx context.Context, u storage.User, challenge string) error {
 	token, now := newToken(), s.o.Now()
-	expires := now.Add(verifyEmailTTL)
 	msg, err := s.o.Emails.Verify(render.VerifyEmail{
 		Email: u.Email, Link: s.link("/verify-email", token), ValidFor: verifyEmailTTL,
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.CreateOneTimeToken(ctx, storage.OneTimeToken{
-		Hash: s.tokenHash(storage.PurposeVerifyEmail, token), Purpose: storage.PurposeVerifyEmail,
-		UserID: u.ID, Email: u.Email, Challenge: challenge, CreatedAt: now, ExpiresAt: expires,
-	}); err != nil {
-		return err
-	}
-	return s.o.Mailer.Send(ctx, mail.Message{
-		To: u.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: expires,
-	})
+	return s.issueLink(ctx, storage.OneTimeToken{
+		Purpose: storage.PurposeVerifyEmail, UserID: u.ID, Email: u.Email, Challenge: challenge,
+		CreatedAt: now, ExpiresAt: now.Add(verifyEmailTTL),
+	}, token, msg)
 }
 
 // signupSent is the page after every accepted sign-up form.

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 // Emailed links (magic links here; verification and reset too) carry a
@@ -137,4 +139,32 @@ func (s *Service) linkError(c *gin.Context, p storage.TokenPurpose, err error) {
 	default:
 		s.unavailable(c, err)
 	}
+}
+
+// issueLink stores t, the record of an emailed link's token, and queues
+// msg, the email carrying the link, until t expires. ctx must carry the
+// caller's transaction, so both are kept or neither (F6).
+func (s *Service) issueLink(ctx context.Context, t storage.OneTimeToken, token string, msg render.Email) error {
+	t.Hash = s.tokenHash(t.Purpose, token)
+	if err := s.o.Store.CreateOneTimeToken(ctx, t); err != nil {
+		return err
+	}
+	return s.o.Mailer.Send(ctx, mail.Message{
+		To: t.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: t.ExpiresAt,
+	})
+}
+
+// linkRecipient is the account a link for email would go to, when there is
+// one and the email limits allow another message (ML-06); ok=false means
+// send nothing, and the caller answers exactly as if it had (LG-07).
+func (s *Service) linkRecipient(ctx context.Context, clientIP, email string) (u storage.User, ok bool, err error) {
+	allowed, err := s.emailAllowed(ctx, clientIP, email)
+	if err != nil || !allowed {
+		return u, false, err
+	}
+	u, err = s.o.Store.GetUserByEmail(ctx, email)
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, false, nil
+	}
+	return u, err == nil, err
 }

@@ -40,6 +40,12 @@ type OAuthSession struct {
 	Request     []byte    // the serialized request and session (authz's JSON)
 }
 
+// MaxAccessTokenTTL is the longest access-token lifetime configuration
+// allows (tokens.access_token_ttl). A grant revoked now, by a caller that
+// does not know the configured lifetime, is remembered this long: past it
+// no access token of the grant can be live.
+const MaxAccessTokenTTL = 24 * time.Hour
+
 // OAuthSessions stores fosite's requests.
 type OAuthSessions interface {
 	// CreateOAuthSession stores s. ErrAlreadyExists for a taken (Kind, Signature).

@@ -97,7 +97,7 @@ func TestAdminClients(t *testing.T) {
 				}
 			}
 			e.must(t, http.StatusConflict, tok, "POST", "/clients", map[string]any{
-				"id": created.ID, "name": "Twin", "grant_types": []string{"client_credentials"},
+				"client_id": created.ID, "name": "Twin", "grant_types": []string{"client_credentials"},
 			}).problem(t)
 
 			// An update keeps the secret and validates like create.

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/storage"
 )
@@ -56,7 +55,7 @@ func (a *app) clientsCreateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v := clientView(c)
+			v := admin.ClientView(c)
 			v.ClientSecret = secret
 			text := fmt.Sprintf("created client %s (%s)", c.ID, c.Name)
 			if secret != "" {
@@ -99,7 +98,7 @@ func (a *app) clientsListCommand() *cobra.Command {
 				return err
 			}
 			defer done()
-			out := []oauthClient{}
+			out := []admin.Client{}
 			var text strings.Builder
 			p := storage.Page{Limit: storage.MaxPageLimit}
 			for {
@@ -108,7 +107,7 @@ func (a *app) clientsListCommand() *cobra.Command {
 					return err
 				}
 				for _, c := range page {
-					out = append(out, clientView(c))
+					out = append(out, admin.ClientView(c))
 					fmt.Fprintf(&text, "%-30s  %-12s  %s\n", c.ID, clientType(c), c.Name)
 				}
 				if len(page) < p.Limit {
@@ -139,7 +138,7 @@ func (a *app) clientsGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(clientView(c), fmt.Sprintf("%s  %s  %s  grant types: %s  redirect URIs: %s",
+			return a.print(admin.ClientView(c), fmt.Sprintf("%s  %s  %s  grant types: %s  redirect URIs: %s",
 				c.ID, clientType(c), c.Name, strings.Join(c.GrantTypes, " "), strings.Join(c.RedirectURIs, " ")))
 		},
 	}
@@ -210,44 +209,6 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// oauthClient is the CLI's JSON view of a client: never the secret hash. The
-// plaintext secret appears once, in the output of create.
-type oauthClient struct {
-	ClientID                string          `json:"client_id"`
-	ClientSecret            string          `json:"client_secret,omitempty"`
-	Name                    string          `json:"name"`
-	Public                  bool            `json:"public"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string        `json:"post_logout_redirect_uris"`
-	GrantTypes              []string        `json:"grant_types"`
-	Scopes                  []string        `json:"scopes"`
-	FirstParty              bool            `json:"first_party"`
-	AccessTokenFormat       string          `json:"access_token_format"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	RequirePKCE             bool            `json:"require_pkce"`
-	RequirePAR              bool            `json:"require_par"`
-	ApplicationType         string          `json:"application_type"`
-	JWKS                    json.RawMessage `json:"jwks,omitempty"` // public keys only
-	RequireOrganization     bool            `json:"require_organization"`
-	CreatedAt               time.Time       `json:"created_at"`
-	UpdatedAt               time.Time       `json:"updated_at"`
-}
-
-func clientView(c storage.Client) oauthClient {
-	v := oauthClient{
-		ClientID: c.ID, Name: c.Name, Public: c.Public,
-		RedirectURIs: orEmpty(c.RedirectURIs), PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs),
-		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), FirstParty: c.FirstParty,
-		AccessTokenFormat: c.AccessTokenFormat, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		RequirePKCE: c.RequirePKCE, RequirePAR: c.RequirePAR, ApplicationType: c.ApplicationType,
-		RequireOrganization: c.RequireOrganization, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
-	if json.Valid(c.JWKS) {
-		v.JWKS = c.JWKS
-	}
-	return v
 }
 
 // orEmpty prints an absent list as [], not null.

@@ -14,11 +14,6 @@ import (
 	"github.com/foyerdev/foyer/storage"
 )
 
-// grantRevocationHorizon is how long a deleted user's revoked grants are
-// remembered: the upper bound of tokens.access_token_ttl, as the admin
-// API's user delete uses.
-const grantRevocationHorizon = 24 * time.Hour
-
 // addManageCommands adds the management commands that work on the
 // database directly: users list/delete, orgs list/members/set-role/
 // remove-member, roles and invitations.
@@ -163,7 +158,7 @@ func (a *app) usersDeleteCommand() *cobra.Command {
 				// As the admin API does: grants revoked and the user deleted
 				// in one transaction, so a failure leaves both as they were.
 				err = inTx(ctx, store, func(ctx context.Context) error {
-					if _, err := store.RevokeUserGrants(ctx, u.ID, time.Now().Add(grantRevocationHorizon)); err != nil {
+					if _, err := store.RevokeUserGrants(ctx, u.ID, time.Now().Add(storage.MaxAccessTokenTTL)); err != nil {
 						return err
 					}
 					return store.DeleteUser(ctx, u.ID)
@@ -479,34 +474,6 @@ func (a *app) invitationsCommand() *cobra.Command {
 	return cmd
 }
 
-// invitation is the CLI's JSON view of an invitation: never the link's hash.
-type invitation struct {
-	ID         string     `json:"id"`
-	OrgID      string     `json:"org_id"`
-	Email      string     `json:"email"`
-	Role       string     `json:"role"`
-	InvitedBy  string     `json:"invited_by"`
-	Status     string     `json:"status"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-}
-
-func invitationView(i storage.Invitation, now time.Time) invitation {
-	v := invitation{ID: i.ID, OrgID: i.OrgID, Email: i.Email, Role: i.Role, InvitedBy: i.InvitedBy,
-		Status: "pending", CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt}
-	switch {
-	case !i.AcceptedAt.IsZero():
-		v.Status, v.AcceptedAt = "accepted", &i.AcceptedAt
-	case !i.RevokedAt.IsZero():
-		v.Status, v.RevokedAt = "revoked", &i.RevokedAt
-	case !now.Before(i.ExpiresAt):
-		v.Status = "expired"
-	}
-	return v
-}
-
 func (a *app) invitationsListCommand() *cobra.Command {
 	var org string
 	cmd := &cobra.Command{
@@ -527,10 +494,10 @@ func (a *app) invitationsListCommand() *cobra.Command {
 					return err
 				}
 				now := time.Now()
-				out := []invitation{}
+				out := []admin.Invitation{}
 				var text strings.Builder
 				for _, i := range is {
-					v := invitationView(i, now)
+					v := admin.InvitationView(i, now)
 					out = append(out, v)
 					fmt.Fprintf(&text, "%-30s  %-30s  %-12s  %-8s  expires %s\n", i.ID, i.Email, i.Role, v.Status,
 						i.ExpiresAt.UTC().Format(time.RFC3339))
@@ -578,7 +545,7 @@ func (a *app) invitationsRevokeCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(invitationView(inv, now), fmt.Sprintf("revoked invitation %s of %s to %s", inv.ID, inv.Email, o.Slug))
+				return a.print(admin.InvitationView(inv, now), fmt.Sprintf("revoked invitation %s of %s to %s", inv.ID, inv.Email, o.Slug))
 			})
 		},
 	}

@@ -261,7 +261,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	defer stopBackground()
 	go s.ready.Run(background, time.Second)
 	go s.keys.Run(background)
-	go s.provider.Sweep(background, time.Minute)
+	go sweep(background, s.log, "oauth sessions", time.Minute, s.provider.Sweep)
 	go s.provider.FollowRevocations(background)
 	go s.mail.Run(background)
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
