@@ -96,7 +96,7 @@ type API struct {
 	now     func() time.Time
 	openapi []byte
 
-	invitations InvitationOptions
+	inviter *Inviter
 }
 
 // New builds the API.
@@ -112,10 +112,11 @@ func New(o Options) (*API, error) {
 	}
 	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, cursors: cursorCodec{key: o.CursorKey},
 		log: o.Logger, now: o.Now}
-	if err := o.Invitations.check(); err != nil {
+	inviter, err := NewInviter(o.Store, o.Invitations, o.Now)
+	if err != nil {
 		return nil, err
 	}
-	a.invitations = o.Invitations
+	a.inviter = inviter
 	doc, err := openAPIDocument(routes())
 	if err != nil {
 		return nil, err

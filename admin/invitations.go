@@ -104,10 +104,7 @@ func (a *API) listInvitations(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// createInvitation stores the invitation and queues its email in one
-// transaction: no invitation without its email, no email for an
-// invitation that was not stored. A newer invitation of the same address
-// supersedes the open one.
+// createInvitation stores the invitation and queues its email (Inviter).
 func (a *API) createInvitation(c *gin.Context) {
 	k := callerOf(c)
 	o, ok := a.visibleOrg(c, k, c.Param("id"))
@@ -115,29 +112,7 @@ func (a *API) createInvitation(c *gin.Context) {
 	if !ok || !decode(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
-	addr, err := mail.ParseAddress(req.Email)
-	if req.Email == "" || err != nil || addr.Address != req.Email {
-		a.fail(c, "create invitation", invalid("email", "must be an email address such as ada@example.com"))
-		return
-	}
-	if err := a.checkRole(ctx, o.ID, req.Role); err != nil {
-		a.fail(c, "create invitation", err)
-		return
-	}
-	token, hash := a.invitations.Links.NewInvitationToken()
-	now := a.now()
-	inv := storage.Invitation{
-		ID: storage.NewID(storage.PrefixInvitation), OrgID: o.ID, Email: req.Email, Role: req.Role,
-		TokenHash: hash, InvitedBy: k.token.Subject, CreatedAt: now, ExpiresAt: now.Add(a.invitations.TTL),
-	}
-	err = a.inTx(c, func(ctx context.Context) error {
-		var err error
-		if inv, err = a.store.CreateInvitation(ctx, inv); err != nil {
-			return err
-		}
-		return a.sendInvitation(ctx, k, o, inv, token)
-	})
+	inv, err := a.inviter.Invite(c.Request.Context(), o, req.Email, req.Role, a.invitedBy(c.Request.Context(), k))
 	if err != nil {
 		a.fail(c, "create invitation", err)
 		return
@@ -158,14 +133,7 @@ func (a *API) resendInvitation(c *gin.Context) {
 	if !ok {
 		return
 	}
-	token, hash := a.invitations.Links.NewInvitationToken()
-	err := a.inTx(c, func(ctx context.Context) error {
-		var err error
-		if inv, err = a.store.ResendInvitation(ctx, inv.ID, hash, a.now().Add(a.invitations.TTL)); err != nil {
-			return err
-		}
-		return a.sendInvitation(ctx, k, o, inv, token)
-	})
+	inv, err := a.inviter.Resend(c.Request.Context(), o, inv, a.invitedBy(c.Request.Context(), k))
 	if errors.Is(err, storage.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The invitation was accepted or revoked."})
 		return
@@ -175,6 +143,17 @@ func (a *API) resendInvitation(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, a.invitationView(inv))
+}
+
+// invitedBy names the caller in the invitation and its email.
+func (a *API) invitedBy(ctx context.Context, k caller) InvitedBy {
+	by := InvitedBy{Subject: k.token.Subject}
+	if k.token.UserID != "" {
+		if u, err := a.store.GetUser(ctx, k.token.UserID); err == nil {
+			by.Name = u.Name
+		}
+	}
+	return by
 }
 
 func (a *API) revokeInvitation(c *gin.Context) {
@@ -213,25 +192,92 @@ func (a *API) orgInvitation(c *gin.Context, orgID string) (storage.Invitation, b
 	return inv, true
 }
 
-// sendInvitation queues the invitation's email in ctx's transaction. The
-// link is built from the configured issuer, never from request headers
-// (LG-09).
-func (a *API) sendInvitation(ctx context.Context, k caller, o storage.Organization, inv storage.Invitation, token string) error {
-	by := "An administrator"
-	if k.token.UserID != "" {
-		if u, err := a.store.GetUser(ctx, k.token.UserID); err == nil && u.Name != "" {
-			by = u.Name
-		}
+// InvitedBy is who sends an invitation: Subject is recorded with it, Name
+// (optional) signs its email.
+type InvitedBy struct {
+	Subject string
+	Name    string
+}
+
+// Inviter creates and resends invitations. The API and the CLI share it,
+// so an invitation is checked, stored and emailed alike whichever way it
+// was made.
+type Inviter struct {
+	store Store
+	o     InvitationOptions
+	now   func() time.Time
+}
+
+// NewInviter returns an Inviter; now is its clock (nil: time.Now).
+func NewInviter(store Store, o InvitationOptions, now func() time.Time) (*Inviter, error) {
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	msg, err := a.invitations.Emails.Invitation(render.InvitationEmail{
-		Email: inv.Email, OrgName: o.Name, Role: inv.Role, InvitedBy: by,
-		Link:     strings.TrimSuffix(a.invitations.Issuer, "/") + "/invitations/accept?token=" + url.QueryEscape(token),
-		ValidFor: inv.ExpiresAt.Sub(a.now()).Round(time.Hour),
+	if now == nil {
+		now = time.Now
+	}
+	return &Inviter{store: store, o: o, now: now}, nil
+}
+
+// Invite invites email into o with role. The invitation is stored and its
+// email queued in one transaction: no invitation without its email, no
+// email for an invitation that was not stored. A newer invitation of the
+// same address supersedes the open one. Bad input is a *FieldError.
+func (iv *Inviter) Invite(ctx context.Context, o storage.Organization, email, role string, by InvitedBy) (storage.Invitation, error) {
+	addr, err := mail.ParseAddress(email)
+	if email == "" || err != nil || addr.Address != email {
+		return storage.Invitation{}, invalid("email", "must be an email address such as ada@example.com")
+	}
+	if err := checkRole(ctx, iv.store, o.ID, role); err != nil {
+		return storage.Invitation{}, err
+	}
+	token, hash := iv.o.Links.NewInvitationToken()
+	now := iv.now()
+	inv := storage.Invitation{
+		ID: storage.NewID(storage.PrefixInvitation), OrgID: o.ID, Email: email, Role: role,
+		TokenHash: hash, InvitedBy: by.Subject, CreatedAt: now, ExpiresAt: now.Add(iv.o.TTL),
+	}
+	err = inTx(ctx, iv.store, func(ctx context.Context) error {
+		var err error
+		if inv, err = iv.store.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		return iv.send(ctx, o, inv, token, by)
+	})
+	return inv, err
+}
+
+// Resend gives the open invitation inv of o a new link and expiry and
+// emails it; the old link stops working. storage.ErrConflict when it was
+// accepted or revoked meanwhile.
+func (iv *Inviter) Resend(ctx context.Context, o storage.Organization, inv storage.Invitation, by InvitedBy) (storage.Invitation, error) {
+	token, hash := iv.o.Links.NewInvitationToken()
+	err := inTx(ctx, iv.store, func(ctx context.Context) error {
+		var err error
+		if inv, err = iv.store.ResendInvitation(ctx, inv.ID, hash, iv.now().Add(iv.o.TTL)); err != nil {
+			return err
+		}
+		return iv.send(ctx, o, inv, token, by)
+	})
+	return inv, err
+}
+
+// send queues the invitation's email in ctx's transaction. The link is
+// built from the configured issuer, never from request headers (LG-09).
+func (iv *Inviter) send(ctx context.Context, o storage.Organization, inv storage.Invitation, token string, by InvitedBy) error {
+	name := by.Name
+	if name == "" {
+		name = "An administrator"
+	}
+	msg, err := iv.o.Emails.Invitation(render.InvitationEmail{
+		Email: inv.Email, OrgName: o.Name, Role: inv.Role, InvitedBy: name,
+		Link:     strings.TrimSuffix(iv.o.Issuer, "/") + "/invitations/accept?token=" + url.QueryEscape(token),
+		ValidFor: inv.ExpiresAt.Sub(iv.now()).Round(time.Hour),
 	})
 	if err != nil {
 		return err
 	}
-	return a.invitations.Mailer.Send(ctx, foyermail.Message{
+	return iv.o.Mailer.Send(ctx, foyermail.Message{
 		To: inv.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, NotAfter: inv.ExpiresAt,
 	})
 }

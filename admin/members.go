@@ -85,7 +85,7 @@ func (a *API) addMember(c *gin.Context) {
 		a.fail(c, "add member", orField(err, "user_id", "names no user"))
 		return
 	}
-	if err := a.checkRole(ctx, o.ID, req.Role); err != nil {
+	if err := checkRole(ctx, a.store, o.ID, req.Role); err != nil {
 		a.fail(c, "add member", err)
 		return
 	}
@@ -110,7 +110,7 @@ func (a *API) updateMember(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if err := a.checkRole(ctx, o.ID, req.Role); err != nil {
+	if err := checkRole(ctx, a.store, o.ID, req.Role); err != nil {
 		a.fail(c, "update member", err)
 		return
 	}
@@ -148,11 +148,11 @@ func (a *API) removeMember(c *gin.Context) {
 
 // checkRole reports a role that the organization does not have as a field
 // error on "role".
-func (a *API) checkRole(ctx context.Context, orgID, role string) error {
+func checkRole(ctx context.Context, roles storage.Roles, orgID, role string) error {
 	if role == "" {
 		return invalid("role", "is required")
 	}
-	_, err := a.store.GetRole(ctx, orgID, role)
+	_, err := roles.GetRole(ctx, orgID, role)
 	return orField(err, "role", "is not a role of this organization")
 }
 

@@ -44,11 +44,22 @@ func (s *Service) mountInvitations(r gin.IRouter) {
 	r.POST(acceptInvitationPath+"/signup", s.acceptInvitationSignUp)
 }
 
+// InvitationLinks makes the tokens of invitation links for whoever sends
+// them (the admin API, the CLI), hashed as the Service checks them when
+// one is opened. Its key is Options.TokenKey.
+type InvitationLinks struct{ TokenKey []byte }
+
 // NewInvitationToken returns a fresh token for an invitation link and the
-// keyed hash to store (the admin API calls it through cmd).
-func (s *Service) NewInvitationToken() (token, hash string) {
+// keyed hash to store.
+func (l InvitationLinks) NewInvitationToken() (token, hash string) {
 	token = newToken()
-	return token, s.keyedHash(invitationHashLabel, token)
+	return token, keyedHash(l.TokenKey, invitationHashLabel, token)
+}
+
+// NewInvitationToken is InvitationLinks.NewInvitationToken with the
+// Service's key.
+func (s *Service) NewInvitationToken() (token, hash string) {
+	return InvitationLinks{s.o.TokenKey}.NewInvitationToken()
 }
 
 // invitationPath is the invitation page of token, for the redirect after

@@ -51,8 +51,10 @@ func (s *Service) tokenHash(p storage.TokenPurpose, token string) string {
 }
 
 // keyedHash is HMAC-SHA256(TokenKey, label NUL value) in base64url.
-func (s *Service) keyedHash(label, value string) string {
-	mac := hmac.New(sha256.New, s.o.TokenKey)
+func (s *Service) keyedHash(label, value string) string { return keyedHash(s.o.TokenKey, label, value) }
+
+func keyedHash(key []byte, label, value string) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(label))
 	mac.Write([]byte{0})
 	mac.Write([]byte(value))

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,6 +110,69 @@ func TestAdminInvitations(t *testing.T) {
 			e.must(t, http.StatusOK, tok, "GET", path, nil).decode(t, &list)
 			if len(list.Items) != 2 || list.Items[0].Status != "pending" || list.Items[1].Status != "revoked" {
 				t.Errorf("list: want the open invitation first, then the revoked one: %+v", list.Items)
+			}
+		})
+	}
+}
+
+// TestCLIInvitations: `foyer invitations create` and `resend` work on the
+// database of a running server, on both backends. The email is queued in
+// the outbox and the server's mail worker sends it; the server accepts the
+// link, so both hash link tokens with one key. Bad input fails naming the
+// field, and nothing is queued for it.
+func TestCLIInvitations(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			se := newSigninEnv(t, backend)
+			ctx := t.Context()
+			if _, err := idp.NewDirectory(idp.Options{Store: se.store}).CreateOrganization(ctx, "acme", "Acme"); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			env := append(slices.Clone(se.dbEnv), "FOYER_ENCRYPTION_KEY="+testEncryptionKey, "FOYER_ISSUER="+se.issuer)
+			cli := func(args ...string) result { return foyer(t, dir, env, append([]string{"invitations"}, args...)...) }
+
+			for _, tc := range []struct{ email, role, field string }{
+				{"new@example.com", "owner", "role"},
+				{"not an email", "editor", "email"},
+			} {
+				r := cli("create", "--org", "acme", "--email", tc.email, "--role", tc.role)
+				if r.code != 1 || !strings.Contains(r.stderr, tc.field+": ") || strings.Count(r.stderr, "\n") != 1 {
+					t.Errorf("invitations create %+v: exit %d, stderr %q; want exit 1 and one line naming %s", tc, r.code, r.stderr, tc.field)
+				}
+			}
+
+			r := cli("create", "--org", "acme", "--email", "new@example.com", "--role", "editor", "--json")
+			var inv admin.Invitation
+			if r.code != 0 || json.Unmarshal([]byte(r.stdout), &inv) != nil || inv.Status != "pending" || inv.Role != "editor" ||
+				inv.InvitedBy != "cli" || strings.Contains(r.stdout, "token") {
+				t.Fatalf("invitations create: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			m := se.mail.Wait(t, 1)[0]
+			link := m.Link(t)
+			if m.To != "new@example.com" || !strings.HasPrefix(link, se.issuer+"/invitations/accept?token=") || !strings.Contains(m.Text, "Acme") {
+				t.Fatalf("invitation email to %s with link %s:\n%s", m.To, link, m.Text)
+			}
+			b := newBrowser(t)
+			if r := se.fetch(t, b, "GET", linkPath(t, link), nil); r.status != http.StatusOK || !strings.Contains(r.body, "Acme") {
+				t.Errorf("the server opens the CLI's link: %d\n%s", r.status, r.body)
+			}
+
+			if r := cli("resend", "--org", "acme", inv.ID); r.code != 0 || !strings.Contains(r.stdout, inv.ID) {
+				t.Fatalf("invitations resend: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			newLink := se.mail.Wait(t, 2)[1].Link(t)
+			if r := se.fetch(t, b, "GET", linkPath(t, link), nil); r.status != http.StatusBadRequest {
+				t.Errorf("the old link after a resend = %d, want 400", r.status)
+			}
+			if r := se.fetch(t, b, "GET", linkPath(t, newLink), nil); r.status != http.StatusOK {
+				t.Errorf("the resent link = %d, want 200", r.status)
+			}
+			if r := cli("resend", "--org", "acme", "inv_unknown"); r.code != 1 || !strings.Contains(r.stderr, `no invitation "inv_unknown" to acme`) {
+				t.Errorf("resend of an unknown invitation: exit %d, stderr %q", r.code, r.stderr)
+			}
+			if got := len(se.mail.Messages()); got != 2 {
+				t.Errorf("%d emails sent, want 2 (none for the refused invitations)", got)
 			}
 		})
 	}

@@ -11,12 +11,17 @@ import (
 
 	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/idp"
+	"github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/signin"
 	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 // addManageCommands adds the management commands that work on the
 // database directly: users list/delete, orgs list/members/set-role/
-// remove-member, roles and invitations.
+// remove-member, roles and invitations (create and resend queue the email
+// in the outbox, which the running server's mail worker sends).
 func (a *app) addManageCommands(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		switch c.Name() {
@@ -469,9 +474,113 @@ func (a *app) rolesDeleteCommand() *cobra.Command {
 // --- invitations ---
 
 func (a *app) invitationsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "invitations", Short: "List and revoke invitations to an organization"}
-	cmd.AddCommand(a.invitationsListCommand(), a.invitationsRevokeCommand())
+	cmd := &cobra.Command{Use: "invitations", Short: "Invite people to an organization; list, resend and revoke invitations"}
+	cmd.AddCommand(a.invitationsCreateCommand(), a.invitationsListCommand(), a.invitationsResendCommand(), a.invitationsRevokeCommand())
 	return cmd
+}
+
+// cliInviter is the subject an invitation made with the CLI records.
+var cliInviter = admin.InvitedBy{Subject: "cli"}
+
+// withInviter opens the store and an admin.Inviter whose emails go to the
+// outbox, for the running server's mail worker to send.
+func (a *app) withInviter(cmd *cobra.Command, fn func(ctx context.Context, store storage.Store, iv *admin.Inviter) error) error {
+	cfg, store, err := a.commandStore(cmd)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	key, err := encryptionKey(cfg, false, a.commandLogger())
+	if err != nil {
+		return err
+	}
+	emails, err := render.NewInvitationEmails(templates.FS)
+	if err != nil {
+		return err
+	}
+	iv, err := admin.NewInviter(store, admin.InvitationOptions{
+		Issuer: cfg.Issuer, Links: signin.InvitationLinks{TokenKey: oneTimeTokenKey(key)},
+		Mailer: mail.NewMailer(mail.MailerOptions{Outbox: store}), Emails: emails, TTL: cfg.Invitations.TTL,
+	}, nil)
+	if err != nil {
+		return err
+	}
+	return fn(cmd.Context(), store, iv)
+}
+
+func (a *app) invitationsCreateCommand() *cobra.Command {
+	var org, email, role string
+	cmd := &cobra.Command{
+		Use:   "create --org ORG --email EMAIL --role ROLE",
+		Short: "Invite EMAIL into ORG with ROLE: the link goes by email only (sent by the running server)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "org", "email", "role"); err != nil {
+				return err
+			}
+			return a.withInviter(cmd, func(ctx context.Context, store storage.Store, iv *admin.Inviter) error {
+				o, err := findOrg(ctx, store, org)
+				if err != nil {
+					return err
+				}
+				inv, err := iv.Invite(ctx, o, email, role, cliInviter)
+				if err != nil {
+					return err
+				}
+				return a.print(admin.InvitationView(inv, time.Now()), fmt.Sprintf("invited %s to %s as %s (%s, expires %s)",
+					inv.Email, o.Slug, inv.Role, inv.ID, inv.ExpiresAt.UTC().Format(time.RFC3339)))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "organization slug or ID (required)")
+	cmd.Flags().StringVar(&email, "email", "", "address to invite (required)")
+	cmd.Flags().StringVar(&role, "role", "", "role the person gets on accepting (required)")
+	return cmd
+}
+
+func (a *app) invitationsResendCommand() *cobra.Command {
+	var org string
+	cmd := &cobra.Command{
+		Use:   "resend --org ORG ID",
+		Short: "Email an open invitation again with a new link and expiry; the old link stops working",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "org"); err != nil {
+				return err
+			}
+			return a.withInviter(cmd, func(ctx context.Context, store storage.Store, iv *admin.Inviter) error {
+				o, inv, err := findInvitation(ctx, store, org, args[0])
+				if err != nil {
+					return err
+				}
+				inv, err = iv.Resend(ctx, o, inv, cliInviter)
+				if errors.Is(err, storage.ErrConflict) {
+					return &idp.FieldError{Field: "invitation", Message: fmt.Sprintf("%s was already accepted or revoked", inv.ID), Err: err}
+				}
+				if err != nil {
+					return err
+				}
+				return a.print(admin.InvitationView(inv, time.Now()), fmt.Sprintf("sent invitation %s to %s again (expires %s)",
+					inv.ID, inv.Email, inv.ExpiresAt.UTC().Format(time.RFC3339)))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "organization slug or ID (required)")
+	return cmd
+}
+
+// findInvitation reads invitation id of organization ref; one of another
+// organization is answered like a missing one.
+func findInvitation(ctx context.Context, store storage.Store, ref, id string) (storage.Organization, storage.Invitation, error) {
+	o, err := findOrg(ctx, store, ref)
+	if err != nil {
+		return o, storage.Invitation{}, err
+	}
+	inv, err := store.GetInvitation(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && inv.OrgID != o.ID) {
+		return o, inv, &idp.FieldError{Field: "invitation", Message: fmt.Sprintf("no invitation %q to %s", id, o.Slug), Err: storage.ErrNotFound}
+	}
+	return o, inv, err
 }
 
 func (a *app) invitationsListCommand() *cobra.Command {
@@ -525,15 +634,7 @@ func (a *app) invitationsRevokeCommand() *cobra.Command {
 			}
 			id := args[0]
 			return a.withStore(cmd, func(ctx context.Context, store storage.Store) error {
-				o, err := findOrg(ctx, store, org)
-				if err != nil {
-					return err
-				}
-				// One of another organization is answered like a missing one.
-				inv, err := store.GetInvitation(ctx, id)
-				if errors.Is(err, storage.ErrNotFound) || (err == nil && inv.OrgID != o.ID) {
-					return &idp.FieldError{Field: "invitation", Message: fmt.Sprintf("no invitation %q to %s", id, o.Slug), Err: storage.ErrNotFound}
-				}
+				o, inv, err := findInvitation(ctx, store, org, id)
 				if err != nil {
 					return err
 				}

@@ -147,8 +147,8 @@ func TestManageCLI(t *testing.T) {
 				t.Errorf("roles list after delete = %v", roles)
 			}
 
-			// invitations list, revoke: one is stored directly (create needs
-			// the server's link tokens; see the README).
+			// invitations list, revoke: one is stored directly (create and
+			// resend are TestCLIInvitations', next to a running server).
 			var invs []map[string]any
 			if ok(&invs, "invitations", "list", "--org", "acme"); len(invs) != 0 {
 				t.Errorf("invitations list (none) = %v", invs)

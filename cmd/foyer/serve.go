@@ -186,7 +186,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Mailer:         mailer,
 		Emails:         emails,
 		Templates:      templates.FS,
-		TokenKey:       deriveKey(key, "foyer one-time token hmac v1"),
+		TokenKey:       oneTimeTokenKey(key),
 		SignupMode:     cfg.Signup.Mode,
 		Logger:         log,
 		Now:            now,
@@ -315,6 +315,10 @@ func deriveKey(key []byte, purpose string) []byte {
 	}
 	return k
 }
+
+// oneTimeTokenKey keys the hashes of emailed links' tokens: the server
+// checks with it what the server and the CLI issue with it.
+func oneTimeTokenKey(key []byte) []byte { return deriveKey(key, "foyer one-time token hmac v1") }
 
 // mailSender sends through SMTP when smtp.url is set; otherwise every
 // message goes to the log (and, with --dev, to /dev/mailbox).
