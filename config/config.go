@@ -28,7 +28,10 @@ type Config struct {
 
 // HTTP configures the listener.
 type HTTP struct {
-	Addr            string        `yaml:"addr"`             // listen address, host:port
+	Addr string `yaml:"addr"` // listen address, host:port
+	// AdminAddr, when set, is the only listener of the admin API, so a
+	// deployment can keep it off the public network (AD-06).
+	AdminAddr       string        `yaml:"admin_addr"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // drain time after SIGTERM
 	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`

@@ -99,6 +99,7 @@ type loadCase struct {
 var fullYAML = `issuer: https://id.example.com
 http:
   addr: 127.0.0.1:9090
+  admin_addr: 127.0.0.1:9091
   shutdown_timeout: 45s
   trusted_proxies: [10.0.0.0/8, 192.168.1.10]
 database:
@@ -135,6 +136,7 @@ var full = Config{
 	Issuer: "https://id.example.com",
 	HTTP: HTTP{
 		Addr:            "127.0.0.1:9090",
+		AdminAddr:       "127.0.0.1:9091",
 		ShutdownTimeout: 45 * time.Second,
 		TrustedProxies:  []string{"10.0.0.0/8", "192.168.1.10"},
 	},
@@ -237,6 +239,7 @@ var loadCases = []loadCase{
 		env: []string{
 			"FOYER_ISSUER=https://id.example.com",
 			"FOYER_HTTP_ADDR=127.0.0.1:9090",
+			"FOYER_HTTP_ADMIN_ADDR=127.0.0.1:9091",
 			"FOYER_HTTP_SHUTDOWN_TIMEOUT=45s",
 			"FOYER_HTTP_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10",
 			"FOYER_DATABASE_URL=postgres://foyer:s3cr3t@db:5432/foyer",
@@ -443,7 +446,7 @@ var problemCases = []problemCase{
 	{
 		name: "a value where a section belongs",
 		yaml: "http: \":8080\"\n",
-		want: []string{"http: must be a mapping with the keys addr, shutdown_timeout, trusted_proxies (line 1)"},
+		want: []string{"http: must be a mapping with the keys addr, admin_addr, shutdown_timeout, trusted_proxies (line 1)"},
 	},
 	{
 		name: "a list where the whole file should be a mapping",
@@ -695,6 +698,12 @@ func TestValidate(t *testing.T) {
 			`http.addr: port must be a number from 0 to 65535, got "http"`},
 		{"listen port too high", func(c *Config) { c.HTTP.Addr = ":65536" },
 			`http.addr: port must be a number from 0 to 65535, got "65536"`},
+		{"admin API on its own port", func(c *Config) { c.HTTP.AdminAddr = "127.0.0.1:8081" }, ""},
+		{"both on free ports", func(c *Config) { c.HTTP.Addr, c.HTTP.AdminAddr = "127.0.0.1:0", "127.0.0.1:0" }, ""},
+		{"admin API address without a port", func(c *Config) { c.HTTP.AdminAddr = "localhost" },
+			`http.admin_addr: must be host:port such as :8080 or 127.0.0.1:8080, got "localhost"`},
+		{"admin API on the public address", func(c *Config) { c.HTTP.AdminAddr = c.HTTP.Addr },
+			"http.admin_addr: must differ from http.addr (leave it unset to serve the admin API there)"},
 
 		{"shutdown timeout at most 10m", func(c *Config) { c.HTTP.ShutdownTimeout = 10 * time.Minute }, ""},
 		{"no shutdown timeout", func(c *Config) { c.HTTP.ShutdownTimeout = 0 },
@@ -844,7 +853,7 @@ func TestValidate(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Config{
 		Issuer:   "http://id.example.com",
-		HTTP:     HTTP{Addr: "8080", TrustedProxies: []string{"proxy"}},
+		HTTP:     HTTP{Addr: "8080", AdminAddr: "8081", TrustedProxies: []string{"proxy"}},
 		Database: Database{ConnectRetry: -1, MaxConns: 0},
 		SMTP:     SMTP{URL: "smtp://mail.example.com", From: "nobody"},
 		Log:      Log{Level: "loud", Format: "xml"},
@@ -855,7 +864,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		keys = append(keys, e.(*Problem).Key)
 	}
 	want := []string{
-		"issuer", "http.addr", "http.shutdown_timeout", "http.trusted_proxies",
+		"issuer", "http.addr", "http.admin_addr", "http.shutdown_timeout", "http.trusted_proxies",
 		"database.data_dir", "database.connect_retry", "database.max_conns",
 		"smtp.url", "smtp.from", "log.level", "log.format",
 		"secrets.encryption_key", "keys.algorithm", "keys.rotation_period", "keys.prepublish",
@@ -961,6 +970,7 @@ func TestLogValue(t *testing.T) {
 		"dev":    false,
 		"http": map[string]any{
 			"addr":             "127.0.0.1:9090",
+			"admin_addr":       "127.0.0.1:9091",
 			"shutdown_timeout": "45s",
 			"trusted_proxies":  []any{"10.0.0.0/8", "192.168.1.10"},
 		},

@@ -26,6 +26,7 @@
 //	issuer                   FOYER_ISSUER                    http://localhost:8080
 //	dev                      (--dev)                         false
 //	http.addr                FOYER_HTTP_ADDR                 :8080
+//	http.admin_addr          FOYER_HTTP_ADMIN_ADDR           none (the admin API is on http.addr)
 //	http.shutdown_timeout    FOYER_HTTP_SHUTDOWN_TIMEOUT     20s
 //	http.trusted_proxies     FOYER_HTTP_TRUSTED_PROXIES      none (comma-separated in the environment)
 //	database.url             FOYER_DATABASE_URL              empty: the embedded database

@@ -28,6 +28,7 @@ var settings = []setting{
 	{"issuer", "FOYER_ISSUER", func(c *Config) any { return &c.Issuer }},
 	{"dev", "", func(c *Config) any { return &c.Dev }},
 	{"http.addr", "FOYER_HTTP_ADDR", func(c *Config) any { return &c.HTTP.Addr }},
+	{"http.admin_addr", "FOYER_HTTP_ADMIN_ADDR", func(c *Config) any { return &c.HTTP.AdminAddr }},
 	{"http.shutdown_timeout", "FOYER_HTTP_SHUTDOWN_TIMEOUT", func(c *Config) any { return &c.HTTP.ShutdownTimeout }},
 	{"http.trusted_proxies", "FOYER_HTTP_TRUSTED_PROXIES", func(c *Config) any { return &c.HTTP.TrustedProxies }},
 	{"database.url", "FOYER_DATABASE_URL", func(c *Config) any { return &c.Database.URL }},

@@ -19,6 +19,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("dev", c.Dev),
 		slog.Group("http",
 			slog.String("addr", c.HTTP.Addr),
+			slog.String("admin_addr", c.HTTP.AdminAddr),
 			slog.String("shutdown_timeout", c.HTTP.ShutdownTimeout.String()),
 			slog.Any("trusted_proxies", c.HTTP.TrustedProxies),
 		),

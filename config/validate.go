@@ -51,6 +51,13 @@ func (c Config) problems() []*Problem {
 	}
 	check("issuer", issuerProblem(c.Issuer, c.Dev))
 	check("http.addr", addrProblem(c.HTTP.Addr))
+	if c.HTTP.AdminAddr != "" {
+		msg := addrProblem(c.HTTP.AdminAddr)
+		if _, port, _ := net.SplitHostPort(c.HTTP.AdminAddr); msg == "" && c.HTTP.AdminAddr == c.HTTP.Addr && port != "0" {
+			msg = "must differ from http.addr (leave it unset to serve the admin API there)"
+		}
+		check("http.admin_addr", msg)
+	}
 	check("http.shutdown_timeout", durationProblem(c.HTTP.ShutdownTimeout, time.Nanosecond, 10*time.Minute))
 	check("http.trusted_proxies", proxiesProblem(c.HTTP.TrustedProxies))
 	check("database.url", serviceURLProblem(c.Database.URL, "postgres://user:password@db.example.com:5432/foyer", false, "postgres", "postgresql"))

@@ -134,7 +134,7 @@ func newOIDCEnvWith(t *testing.T, backend, smtpURL string, seams seams) *oidcEnv
 	}
 	serveCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.serve(serveCtx, ln) }()
+	go func() { done <- s.serve(serveCtx, ln, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return env
 }

@@ -72,14 +72,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http.addr: %w", err)
 	}
+	var adminLn net.Listener
+	if cfg.HTTP.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.HTTP.AdminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("http.admin_addr: %w", err)
+		}
+		log.Info("admin API listening", "addr", adminLn.Addr().String())
+	}
 	log.Info("foyer listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev)
-	return s.serve(ctx, ln)
+	return s.serve(ctx, ln, adminLn)
 }
 
 // server is the wired HTTP engine and what it needs to shut down well.
 type server struct {
 	log             *slog.Logger
 	engine          *gin.Engine
+	// adminEngine serves the admin API on its own listener when
+	// http.admin_addr is set; nil when the admin API is on engine.
+	adminEngine *gin.Engine
 	ready           *web.Readiness
 	keys            *keys.Manager
 	provider        *authz.Provider
@@ -207,17 +218,9 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
 	e := s.engine
-	e.ContextWithFallback = true
-	e.HandleMethodNotAllowed = true
-	// gin trusts every proxy unless told otherwise; an unset list means
-	// none, so X-Forwarded-For cannot spoof client IPs (and rate limits).
-	if err := e.SetTrustedProxies(cfg.HTTP.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	if err := setUpEngine(e, cfg, log, metrics); err != nil {
+		return nil, err
 	}
-	e.Use(web.Recovery(log), web.RequestIDs(), web.SecureHeaders(strings.HasPrefix(cfg.Issuer, "https://")),
-		metrics.Middleware(), web.AccessLog(log))
-	e.NoRoute(func(c *gin.Context) { web.AbortProblem(c, http.StatusNotFound, "") })
-	e.NoMethod(func(c *gin.Context) { web.AbortProblem(c, http.StatusMethodNotAllowed, "") })
 
 	e.GET("/healthz", web.Healthz)
 	e.HEAD("/healthz", web.Healthz)
@@ -240,22 +243,49 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if err != nil {
 		return nil, err
 	}
-	adminAPI.Mount(s.api)
+	if cfg.HTTP.AdminAddr == "" {
+		adminAPI.Mount(s.api)
+		return s, nil
+	}
+	// AD-06: the admin API only on its own listener, which a deployment
+	// can keep off the internet; the public one answers it 404.
+	s.adminEngine = gin.New()
+	if err := setUpEngine(s.adminEngine, cfg, log, metrics); err != nil {
+		return nil, err
+	}
+	adminAPI.Mount(s.adminEngine.Group("", s.ready.RequireDatabase()))
 	return s, nil
+}
+
+// setUpEngine gives an engine Foyer's middleware: recovery, request IDs,
+// security headers, metrics, access log and problem-details 404/405.
+func setUpEngine(e *gin.Engine, cfg config.Config, log *slog.Logger, metrics *web.Metrics) error {
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = true
+	// gin trusts every proxy unless told otherwise; an unset list means
+	// none, so X-Forwarded-For cannot spoof client IPs (and rate limits).
+	if err := e.SetTrustedProxies(cfg.HTTP.TrustedProxies); err != nil {
+		return fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	e.Use(web.Recovery(log), web.RequestIDs(), web.SecureHeaders(strings.HasPrefix(cfg.Issuer, "https://")),
+		metrics.Middleware(), web.AccessLog(log))
+	e.NoRoute(func(c *gin.Context) { web.AbortProblem(c, http.StatusNotFound, "") })
+	e.NoMethod(func(c *gin.Context) { web.AbortProblem(c, http.StatusMethodNotAllowed, "") })
+	return nil
 }
 
 // serve answers on ln until ctx is cancelled, then drains: it stops
 // accepting, lets in-flight requests finish within the shutdown timeout and
 // returns. The caller closes the store afterwards.
-func (s *server) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.engine,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+func (s *server) serve(ctx context.Context, ln, adminLn net.Listener) error {
+	if (adminLn == nil) != (s.adminEngine == nil) {
+		return errors.New("serve: an admin listener is needed exactly when http.admin_addr is set")
+	}
+	servers := []*http.Server{s.httpServer(s.engine)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil {
+		servers = append(servers, s.httpServer(s.adminEngine))
+		listeners = append(listeners, adminLn)
 	}
 	background, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
@@ -268,11 +298,14 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
 	go sweep(background, s.log, "browser sessions", time.Minute, s.sessions.Sweep)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	var failed error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http: %w", err)
+		failed = fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
 
@@ -280,15 +313,39 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	s.ready.Drain()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: requests still running after %s: %w", s.shutdownTimeout, err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("shutdown: requests still running after %s: %w", s.shutdownTimeout, err))
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http: %w", err)
+	if failed != nil {
+		return errors.Join(append([]error{failed}, errs...)...)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// httpServer serves h with timeouts that bound what a slow client holds.
+func (s *server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // newLogger builds the process logger: JSON in production, text in dev, with

@@ -44,7 +44,7 @@ func startServer(t *testing.T, s *server) (base string, stop func() error) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- s.serve(ctx, ln) }()
+	go func() { done <- s.serve(ctx, ln, nil) }()
 	var stopped bool
 	stop = func() error {
 		if stopped {
