@@ -86,11 +86,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // server is the wired HTTP engine and what it needs to shut down well.
 type server struct {
-	log             *slog.Logger
-	engine          *gin.Engine
+	log    *slog.Logger
+	engine *gin.Engine
 	// adminEngine serves the admin API on its own listener when
 	// http.admin_addr is set; nil when the admin API is on engine.
-	adminEngine *gin.Engine
+	adminEngine     *gin.Engine
 	ready           *web.Readiness
 	keys            *keys.Manager
 	provider        *authz.Provider
