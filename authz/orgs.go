@@ -185,10 +185,9 @@ func (p *Provider) chooseOrganization(c *gin.Context, ar fosite.AuthorizeRequest
 // belongs to no organization gets no code (issue 5). The answer is a page
 // saying so, with a link to sign in as someone else, or access_denied to
 // the redirect URI under prompt=none, where no page may be shown. The flag
-// asks for a membership only: it does not need the org scope, and a
-// refresh is not refused when a membership ends later (the tokens then
-// carry no organization claims, as for any client). ok=false means the
-// answer has been written.
+// asks for a membership only: it does not need the org scope. Refreshes
+// check it again (refreshRequiresOrganization). ok=false means the answer
+// has been written.
 func (p *Provider) requireOrganization(c *gin.Context, ar fosite.AuthorizeRequester, id string, ch challenge, cl *client, userID string) (ok bool) {
 	if !cl.RequireOrganization {
 		return true
@@ -224,6 +223,23 @@ func (p *Provider) requireOrganization(c *gin.Context, ar fosite.AuthorizeReques
 		})
 	})
 	return false
+}
+
+// refreshRequiresOrganization refuses the refresh of a client that
+// requires an organization when the person no longer belongs to any
+// (MT-01: the restriction holds on every path, not only at /authorize).
+func (p *Provider) refreshRequiresOrganization(ctx context.Context, ar fosite.AccessRequester, userID string) error {
+	if cl, ok := ar.GetClient().(*client); !ok || !cl.RequireOrganization {
+		return nil
+	}
+	ms, err := p.store.ListMembershipsByUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return fosite.ErrInvalidGrant.WithHint("This client requires a member of an organization, and the person no longer belongs to any.")
+	}
+	return nil
 }
 
 func (p *Provider) organizationByRef(ctx context.Context, ref string) (storage.Organization, error) {

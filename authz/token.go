@@ -63,7 +63,11 @@ func (p *Provider) token(c *gin.Context) {
 		// the organization chosen is stored with the new one.
 		s, _ := ar.GetSession().(*Session)
 		if s != nil && s.UserID != "" {
-			if err := p.refreshOrganization(ctx, s, ar.GetGrantedScopes(), ar.GetRequestForm()["organization"]); err != nil {
+			err := p.refreshOrganization(ctx, s, ar.GetGrantedScopes(), ar.GetRequestForm()["organization"])
+			if err == nil {
+				err = p.refreshRequiresOrganization(ctx, ar, s.UserID)
+			}
+			if err != nil {
 				p.writeAccessError(c, ar, err)
 				return
 			}

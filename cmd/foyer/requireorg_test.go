@@ -52,7 +52,8 @@ var anotherAccountLink = regexp.MustCompile(`<a href="([^"]*)">Sign in with anot
 // member a code with the organization's claims, and shows a person who
 // belongs to no organization a page saying so (403), never a code; under
 // prompt=none that person gets access_denied at the redirect URI. The page
-// links to a fresh sign-in that resumes the same authorization.
+// links to a fresh sign-in that resumes the same authorization. A member
+// who leaves their last organization can no longer refresh (MT-01).
 func TestRequireOrganization(t *testing.T) {
 	for _, backend := range []string{"embedded", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
@@ -146,6 +147,22 @@ func TestRequireOrganization(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantOrg(t, "member via another account", a.claims(t, tok), acme, "editor", editorPerms...)
+
+			// MT-01 on refresh: while bob is a member, his refresh works; once
+			// he belongs to no organization, it is refused.
+			if tok, err = a.refresh(t, tok.RefreshToken, nil); err != nil {
+				t.Fatalf("member's refresh: %v", err)
+			}
+			bobUser, err := e.store.GetUserByEmail(ctx, bob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.store.DeleteMembership(ctx, acme.ID, bobUser.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.refresh(t, tok.RefreshToken, nil); !isOAuthError(err, "invalid_grant") {
+				t.Errorf("MT-01: refresh after leaving the last organization = %v, want invalid_grant", err)
+			}
 
 			// Alice joins: the flow gives her a code with the org claims.
 			if _, err := dir.AddMember(ctx, "acme", e.email, "member"); err != nil {
