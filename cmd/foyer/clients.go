@@ -19,7 +19,7 @@ const maxJWKSFile = 1 << 20
 
 func (a *app) clientsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
-	cmd.AddCommand(a.clientsCreateCommand(), a.clientsListCommand(), a.clientsGetCommand(), a.clientsDeleteCommand())
+	cmd.AddCommand(a.clientsCreateCommand(), a.clientsUpdateCommand(), a.clientsListCommand(), a.clientsGetCommand(), a.clientsDeleteCommand())
 	return cmd
 }
 
@@ -84,6 +84,62 @@ func (a *app) clientsCreateCommand() *cobra.Command {
 	f.BoolVar(&in.RequireOrganization, "require-organization", false, "refuse sign-in to people who belong to no organization")
 	f.BoolVar(&native, "native", false, "a native app (RFC 8252): http://127.0.0.1 or [::1] with any port, or a private-use scheme like com.example.app:/cb")
 	f.StringVar(&jwksFile, "jwks-file", "", "JWK Set file with the client's public keys (for --auth-method private_key_jwt)")
+	return cmd
+}
+
+func (a *app) clientsUpdateCommand() *cobra.Command {
+	var name string
+	var redirects, logoutRedirects, grants, scopes []string
+	var requireOrg bool
+	cmd := &cobra.Command{
+		Use: "update CLIENT_ID [--name N] [--redirect-uri URI...] [--post-logout-redirect-uri URI...] " +
+			"[--grant-type G...] [--scope S...] [--require-organization=true|false]",
+		Short: "Change an OAuth client: each flag given replaces that setting, checked by the rules of create",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch clients.Changes
+			f := cmd.Flags()
+			if f.Changed("name") {
+				ch.Name = &name
+			}
+			if f.Changed("redirect-uri") {
+				ch.RedirectURIs = &redirects
+			}
+			if f.Changed("post-logout-redirect-uri") {
+				ch.PostLogoutRedirectURIs = &logoutRedirects
+			}
+			if f.Changed("grant-type") {
+				ch.GrantTypes = &grants
+			}
+			if f.Changed("scope") {
+				ch.Scopes = &scopes
+			}
+			if f.Changed("require-organization") {
+				ch.RequireOrganization = &requireOrg
+			}
+			if ch == (clients.Changes{}) {
+				return usageError{fmt.Errorf("nothing to change: give at least one of --name, --redirect-uri, " +
+					"--post-logout-redirect-uri, --grant-type, --scope, --require-organization")}
+			}
+			reg, done, err := a.registrar(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			c, err := reg.Update(cmd.Context(), args[0], ch)
+			if err != nil {
+				return err
+			}
+			return a.print(admin.ClientView(c), fmt.Sprintf("updated client %s (%s); running servers use it within 5 s", c.ID, c.Name))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "display name shown on consent pages")
+	f.StringArrayVar(&redirects, "redirect-uri", nil, "redirect URI (repeat for several; replaces the list)")
+	f.StringArrayVar(&logoutRedirects, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable; replaces the list)")
+	f.StringArrayVar(&grants, "grant-type", nil, "grant type (repeatable; replaces the list)")
+	f.StringArrayVar(&scopes, "scope", nil, "scope the client may request (repeatable; replaces the list)")
+	f.BoolVar(&requireOrg, "require-organization", false, "refuse sign-in to people who belong to no organization")
 	return cmd
 }
 

@@ -197,6 +197,28 @@ func TestClientsCLI(t *testing.T) {
 			fails(2, "accepts 1 arg", "get")
 
 			// delete
+			// update replaces only what its flags name, by the rules of create.
+			var updated map[string]any
+			ok(&updated, "update", webID, "--name", "Web App 2", "--redirect-uri", "https://app.example.com/new",
+				"--require-organization")
+			if updated["name"] != "Web App 2" || !jsonEqual(updated["redirect_uris"], []string{"https://app.example.com/new"}) ||
+				updated["require_organization"] != true || !jsonEqual(updated["grant_types"], web["grant_types"]) {
+				t.Errorf("clients update = %v", updated)
+			}
+			if c := storedClient(t, dir, dbEnv, webID); c.Name != "Web App 2" || !c.RequireOrganization || c.SecretHash != stored.SecretHash {
+				t.Errorf("stored after update: %+v", c)
+			}
+			ok(&updated, "update", webID, "--require-organization=false")
+			if updated["require_organization"] != false || updated["name"] != "Web App 2" {
+				t.Errorf("clients update --require-organization=false = %v", updated)
+			}
+			fails(1, "redirect_uris: ", "update", webID, "--redirect-uri", "https://app.example.com/cb#frag")
+			fails(1, `id: no client "nope"`, "update", "nope", "--name", "X")
+			fails(2, "nothing to change", "update", webID)
+			if c := storedClient(t, dir, dbEnv, webID); !jsonEqual(c.RedirectURIs, []string{"https://app.example.com/new"}) {
+				t.Errorf("a refused update changed the client: %v", c.RedirectURIs)
+			}
+
 			var deleted map[string]any
 			ok(&deleted, "delete", "reports-job")
 			if deleted["client_id"] != "reports-job" || deleted["deleted"] != true {
