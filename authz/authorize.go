@@ -50,6 +50,9 @@ type challenge struct {
 	Account        string     `json:"account,omitempty"`         // chose "Continue as …" on the account chooser
 	AnotherAccount bool       `json:"another_account,omitempty"` // chose "Use another account": sign in afresh, as with prompt=login
 	OrgID          string     `json:"org_id,omitempty"`          // picked on the organization picker
+	// DeviceCode makes this the confirmation of a device authorization:
+	// the user code typed at /device, normalized (device.go).
+	DeviceCode string `json:"device_code,omitempty"`
 }
 
 func (p *Provider) saveChallenge(ctx context.Context, id, clientID string, ch challenge) error {
@@ -363,7 +366,7 @@ func (p *Provider) LoginChallenge(ctx context.Context, id string) (clientName, l
 
 // CompleteLogin records that the person signed in during authorization id,
 // which satisfies its prompt=login and max_age, and returns the URL where
-// the browser resumes it.
+// the browser resumes it (the device confirmation, for a device code).
 func (p *Provider) CompleteLogin(ctx context.Context, id string) (next string, err error) {
 	ch, clientID, err := p.loadChallenge(ctx, id)
 	if err != nil {
@@ -372,6 +375,9 @@ func (p *Provider) CompleteLogin(ctx context.Context, id string) (next string, e
 	ch.LoggedInAt = p.now()
 	if err := p.saveChallenge(ctx, id, clientID, ch); err != nil {
 		return "", err
+	}
+	if ch.DeviceCode != "" {
+		return "/device/confirm?challenge=" + url.QueryEscape(id), nil
 	}
 	return "/oauth2/authorize/continue?challenge=" + url.QueryEscape(id), nil
 }

@@ -16,7 +16,7 @@ import (
 type Provider struct {
 	opts    Options
 	store   Store
-	oauth   fosite.OAuth2Provider
+	oauth   *fosite.Fosite
 	clients *clientCache
 	// revocations mirrors revoked grants; FollowRevocations keeps it fresh.
 	revocations *revocationList
@@ -30,6 +30,9 @@ func New(o Options) (*Provider, error) {
 		return nil, errors.New("authz: Issuer, SigningAlgorithm, Store, Keys, Pages and Sessions are required")
 	case len(o.HMACSecret) < 32:
 		return nil, errors.New("authz: HMACSecret must be at least 32 bytes")
+	}
+	if err := o.Device.defaults(); err != nil {
+		return nil, err
 	}
 	if o.RefreshTokenTTL == 0 {
 		o.RefreshTokenTTL = 30 * 24 * time.Hour
@@ -66,6 +69,7 @@ func (p *Provider) Mount(browser, api gin.IRouter) {
 	api.POST("/oauth2/introspect", p.introspect)
 	api.POST("/oauth2/revoke", p.revoke)
 	api.POST("/oauth2/par", p.par)
+	api.POST("/oauth2/device_authorization", p.deviceAuthorization)
 	api.GET("/userinfo", p.userinfo)
 	api.POST("/userinfo", p.userinfo)
 
@@ -80,6 +84,10 @@ func (p *Provider) Mount(browser, api gin.IRouter) {
 	browser.POST("/select-organization", p.selectOrgPage)
 	browser.GET("/select-account", p.selectAccountPage)
 	browser.POST("/select-account", p.selectAccountPage)
+	browser.GET("/device", p.devicePage)
+	browser.POST("/device", p.devicePage)
+	browser.GET("/device/confirm", p.deviceConfirmPage)
+	browser.POST("/device/confirm", p.deviceConfirmPage)
 }
 
 func (p *Provider) serveDiscovery(c *gin.Context) {
@@ -88,9 +96,14 @@ func (p *Provider) serveDiscovery(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", p.discovery)
 }
 
-// Sweep deletes expired codes, tokens, challenges and revoked-grant
-// records and returns how many; serve runs it now and then, beside the
-// other sweeps.
+// Sweep deletes expired codes, tokens, challenges, device codes and
+// revoked-grant records and returns how many; serve runs it now and then,
+// beside the other sweeps.
 func (p *Provider) Sweep(ctx context.Context) (int64, error) {
-	return p.store.DeleteExpiredOAuthSessions(ctx, p.now())
+	n, err := p.store.DeleteExpiredOAuthSessions(ctx, p.now())
+	if err != nil {
+		return n, err
+	}
+	m, err := p.store.DeleteExpiredDeviceCodes(ctx, p.now())
+	return n + m, err
 }

@@ -14,7 +14,7 @@ import (
 // userSession builds the session for a signed-in person: ID token claims
 // (OIDC Core §2) and access token claims (RFC 9068 §2.2), profile and email
 // claims by granted scope.
-func (p *Provider) userSession(ctx context.Context, ar fosite.AuthorizeRequester, bs *storage.BrowserSession, orgID string) (*Session, error) {
+func (p *Provider) userSession(ctx context.Context, ar fosite.Requester, bs *storage.BrowserSession, orgID string) (*Session, error) {
 	u, err := p.store.GetUser(ctx, bs.UserID)
 	if err != nil {
 		return nil, err

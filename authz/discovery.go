@@ -13,6 +13,7 @@ type discovery struct {
 	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
 	RevocationEndpoint                 string   `json:"revocation_endpoint"`
 	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint"`
 	EndSessionEndpoint                 string   `json:"end_session_endpoint"`
 	ScopesSupported                    []string `json:"scopes_supported"`
 	ResponseTypesSupported             []string `json:"response_types_supported"`
@@ -43,11 +44,12 @@ func discoveryDocument(issuer, alg string) ([]byte, error) {
 		IntrospectionEndpoint:              issuer + "/oauth2/introspect",
 		RevocationEndpoint:                 issuer + "/oauth2/revoke",
 		PushedAuthorizationRequestEndpoint: issuer + "/oauth2/par",
+		DeviceAuthorizationEndpoint:        issuer + "/oauth2/device_authorization",
 		EndSessionEndpoint:                 issuer + "/oauth2/logout",
 		ScopesSupported:                    []string{"openid", "profile", "email", "offline_access", "org", "orgs"},
 		ResponseTypesSupported:             []string{"code"},
 		ResponseModesSupported:             []string{"query", "form_post"},
-		GrantTypesSupported:                []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"},
 		SubjectTypesSupported:              []string{"public"},
 		IDTokenSigningAlgValuesSupported:   []string{alg},
 		TokenEndpointAuthMethodsSupported:  append(auth, "none"),

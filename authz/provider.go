@@ -45,7 +45,9 @@ type Options struct {
 	// Sessions reads, starts and ends browser sessions and checks CSRF
 	// tokens.
 	Sessions *session.Manager
-	Logger   *slog.Logger
+	// Device configures the device authorization grant (device.go).
+	Device DeviceOptions
+	Logger *slog.Logger
 	// Now is the clock for sessions, challenges and consents (default time.Now).
 	Now func() time.Time
 }
@@ -85,7 +87,7 @@ func fositeConfig(o Options) *fosite.Config {
 }
 
 // newOAuth2Provider composes fosite with Foyer's storage and strategies.
-func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
+func newOAuth2Provider(o Options, store *fositeStore) *fosite.Fosite {
 	config := fositeConfig(o)
 	sign := &signer{keys: o.Keys}
 	opaque := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: config}, config)
@@ -120,10 +122,14 @@ func newOAuth2Provider(o Options, store *fositeStore) fosite.OAuth2Provider {
 	}
 	config.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{jwts}
 	config.RevocationHandlers = fosite.RevocationHandlers{jwts}
+	config.TokenEndpointHandlers.Append(&deviceGrant{
+		store: store, tokens: formats, config: config, now: o.Now,
+		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: strategy.OpenIDConnectTokenStrategy},
+	})
 	for i, h := range config.TokenEndpointHandlers {
 		config.TokenEndpointHandlers[i] = grantGate{h}
 	}
-	return provider
+	return provider.(*fosite.Fosite)
 }
 
 // grantGate skips a token endpoint handler for grants it does not serve.

@@ -31,6 +31,7 @@ type Store interface {
 	storage.Roles
 	storage.Memberships
 	storage.AssertionJTIs
+	storage.DeviceCodes
 }
 
 // fositeStore adapts Store to fosite's storage interfaces. fosite hands it

@@ -9,18 +9,19 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
+	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/storage"
 )
 
-// token is the token endpoint: authorization_code, refresh_token and
-// client_credentials.
+// token is the token endpoint: authorization_code, refresh_token,
+// client_credentials and the device_code grant (device.go).
 func (p *Provider) token(c *gin.Context) {
 	ctx := c.Request.Context()
 	if c.Request.Method == http.MethodPost {
 		switch gt := c.PostForm("grant_type"); gt {
-		case "", "authorization_code", "refresh_token", "client_credentials":
+		case "", "authorization_code", "refresh_token", "client_credentials", clients.GrantDeviceCode:
 		default:
-			p.writeAccessError(c, nil, fosite.ErrUnsupportedGrantType.WithHint("Foyer supports authorization_code, refresh_token and client_credentials."))
+			p.writeAccessError(c, nil, fosite.ErrUnsupportedGrantType.WithHint("Foyer supports authorization_code, refresh_token, client_credentials and "+clients.GrantDeviceCode+"."))
 			return
 		}
 	}

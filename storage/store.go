@@ -19,6 +19,7 @@ type Store interface {
 	RateLimits
 	OneTimeTokens
 	Invitations
+	DeviceCodes
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

@@ -181,7 +181,11 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		AccessTokenTTL:   cfg.Tokens.AccessTokenTTL,
 		IDTokenTTL:       cfg.Tokens.IDTokenTTL,
 		Sessions:         sessions,
-		Logger:           log,
+		Device: authz.DeviceOptions{
+			Limiter: limiter, SessionPolicy: ratelimit.DefaultPolicies().DeviceCodeSession, IPPolicy: ratelimit.DefaultPolicies().DeviceCodeIP,
+		},
+		Logger: log,
+		Now:    now,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"RateLimits", rateLimitTests()},
 		{"OneTimeTokens", oneTimeTokenTests()},
 		{"Invitations", invitationTests()},
+		{"DeviceCodes", deviceCodeTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},

@@ -169,3 +169,62 @@ func (r *Renderer) LoggedOut(w io.Writer, d LoggedOutPage) error {
 	d.Page = d.Page.withTitle("Signed out")
 	return r.loggedOut.execute(w, d)
 }
+
+// DevicePage asks for the code a device shows (RFC 8628 §3.3). It posts
+// user_code and csrf_token to /device.
+type DevicePage struct {
+	Page
+	// UserCode pre-fills the field (from verification_uri_complete, or as
+	// typed before an error).
+	UserCode string
+	// Error says why the code was refused, in words that never tell
+	// whether some other code exists (DV-02).
+	Error string
+}
+
+// Device renders the code entry page (default title "Connect a device").
+func (r *Renderer) Device(w io.Writer, d DevicePage) error {
+	d.Page = d.Page.withTitle("Connect a device")
+	return r.device.execute(w, d)
+}
+
+// DeviceConfirmPage asks the signed-in person whether to sign the device
+// in, naming the client, the code, the scopes and the organization, and
+// warning against codes someone else sent (DV-07). It posts decision
+// ("allow" or "deny"), challenge, organization (when there is a choice)
+// and csrf_token to /device/confirm.
+type DeviceConfirmPage struct {
+	Page
+	Challenge  string
+	ClientName string
+	// UserCode is the code as the device shows it (XXXX-XXXX).
+	UserCode string
+	Scopes   []Scope
+	// Organizations, when there is a choice to make, are the choices (the
+	// first is checked); otherwise Organization names the one, if any.
+	Organizations []Organization
+	Organization  string
+	// Email is the signed-in person's address ("Signed in as …").
+	Email string
+}
+
+// DeviceConfirm renders the confirmation page (default title "Connect a
+// device").
+func (r *Renderer) DeviceConfirm(w io.Writer, d DeviceConfirmPage) error {
+	d.Page = d.Page.withTitle("Connect a device")
+	return r.deviceConfirm.execute(w, d)
+}
+
+// DeviceDonePage tells the person what became of the device.
+type DeviceDonePage struct {
+	Page
+	ClientName string
+	Approved   bool
+}
+
+// DeviceDone renders the last page of the device flow (default title
+// "Connect a device").
+func (r *Renderer) DeviceDone(w io.Writer, d DeviceDonePage) error {
+	d.Page = d.Page.withTitle("Connect a device")
+	return r.deviceDone.execute(w, d)
+}

@@ -17,6 +17,7 @@ const layoutFile = "layout.html"
 // concurrent use.
 type Renderer struct {
 	consent, selectOrg, selectAccount, errorPage, logout, loggedOut page
+	device, deviceConfirm, deviceDone                               page
 }
 
 // page is one page file parsed together with the layout.
@@ -42,6 +43,9 @@ func New(fsys fs.FS) (*Renderer, error) {
 		{&r.errorPage, "error.html", ErrorPage{}},
 		{&r.logout, "logout.html", LogoutPage{}},
 		{&r.loggedOut, "logged_out.html", LoggedOutPage{}},
+		{&r.device, "device.html", DevicePage{}},
+		{&r.deviceConfirm, "device_confirm.html", DeviceConfirmPage{}},
+		{&r.deviceDone, "device_done.html", DeviceDonePage{}},
 	}
 	if _, err := fs.Stat(fsys, layoutFile); err != nil {
 		return nil, fmt.Errorf("render: layout: %w", err)

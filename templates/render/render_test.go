@@ -26,6 +26,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.html from the
 var pageFiles = []string{
 	"layout.html", "consent.html", "select_org.html", "select_account.html",
 	"error.html", "logout.html", "logged_out.html",
+	"device.html", "device_confirm.html", "device_done.html",
 }
 
 // common is the Page every case uses, so the checks below know what to
@@ -99,6 +100,32 @@ func cases() []pageCase {
 		}},
 		{"logged_out", false, func(r *render.Renderer, w io.Writer) error {
 			return r.LoggedOut(w, render.LoggedOutPage{Page: render.Page{Nonce: common.Nonce}})
+		}},
+		{"device", true, func(r *render.Renderer, w io.Writer) error {
+			return r.Device(w, render.DevicePage{Page: common, UserCode: "BCDF-GHJK"})
+		}},
+		{"device_error", true, func(r *render.Renderer, w io.Writer) error {
+			return r.Device(w, render.DevicePage{Page: common, UserCode: "BCDF-GHJX", Error: "That code is not valid or has expired. Check the code on your device and try again."})
+		}},
+		{"device_confirm", true, func(r *render.Renderer, w io.Writer) error {
+			return r.DeviceConfirm(w, render.DeviceConfirmPage{
+				Page: common, Challenge: "dc_123", ClientName: "Foyer CLI", UserCode: "BCDF-GHJK",
+				Scopes:        []render.Scope{{Name: "openid", Description: "Sign you in"}, {Name: "offline_access", Description: "Stay signed in when you are away"}},
+				Organizations: []render.Organization{{ID: "org_1", Name: "Acme", Role: "admin"}, {ID: "org_2", Name: "Globex", Role: "member"}},
+				Email:         "ada@example.com",
+			})
+		}},
+		{"device_confirm_one_org", true, func(r *render.Renderer, w io.Writer) error {
+			return r.DeviceConfirm(w, render.DeviceConfirmPage{
+				Page: common, Challenge: "dc_123", ClientName: "Foyer CLI", UserCode: "BCDF-GHJK",
+				Scopes: []render.Scope{{Name: "openid", Description: "Sign you in"}}, Organization: "Acme", Email: "ada@example.com",
+			})
+		}},
+		{"device_approved", false, func(r *render.Renderer, w io.Writer) error {
+			return r.DeviceDone(w, render.DeviceDonePage{Page: render.Page{Nonce: common.Nonce}, ClientName: "Foyer CLI", Approved: true})
+		}},
+		{"device_denied", false, func(r *render.Renderer, w io.Writer) error {
+			return r.DeviceDone(w, render.DeviceDonePage{Page: render.Page{Nonce: common.Nonce}, ClientName: "Foyer CLI"})
 		}},
 	}
 }
@@ -438,6 +465,8 @@ func TestButtonsSayWhatTheyDo(t *testing.T) {
 		"logout": {"Sign out"},
 		// "Continue as <email>" says which account it continues with.
 		"select_account": {"Continue as ada@example.com", "Use another account"},
+		"device":         {"Continue"}, "device_error": {"Continue"},
+		"device_confirm": {"Deny", "Allow"}, "device_confirm_one_org": {"Deny", "Allow"},
 	}
 	r := newRenderer(t)
 	for _, c := range cases() {
@@ -537,11 +566,12 @@ func TestLayout(t *testing.T) {
 			if len(forms) != 1 {
 				t.Fatalf("page has %d forms, want 1", len(forms))
 			}
-			for _, s := range []string{
-				`<form method="post"`,
-				`<input type="hidden" name="csrf_token" value="` + common.CSRFToken + `">`,
-				`<input type="hidden" name="challenge" value="`,
-			} {
+			want := []string{`<form method="post"`, `<input type="hidden" name="csrf_token" value="` + common.CSRFToken + `">`}
+			// The device code page starts a flow: there is no challenge yet.
+			if c.name != "device" && c.name != "device_error" {
+				want = append(want, `<input type="hidden" name="challenge" value="`)
+			}
+			for _, s := range want {
 				if !strings.Contains(forms[0], s) {
 					t.Errorf("form lacks %s", s)
 				}
