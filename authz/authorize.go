@@ -201,9 +201,14 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 		return
 	}
 	fresh := !ch.LoggedInAt.IsZero()
+	// Step-up: a session that does not reach the requested acr_values
+	// signs in again, with every factor the person has; after that the
+	// flow goes on with what they reached (acr_values is voluntary, and
+	// the ID token's acr says what was reached).
 	needLogin := bs == nil ||
 		(slices.Contains(prompts, "login") || ch.AnotherAccount) && !fresh ||
-		maxAgeExceeded(form.Get("max_age"), bs, p.now()) && !fresh
+		maxAgeExceeded(form.Get("max_age"), bs, p.now()) && !fresh ||
+		!acrSatisfied(form.Get("acr_values"), bs.AMR) && !fresh
 	if needLogin {
 		if slices.Contains(prompts, "none") {
 			p.authorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
@@ -441,6 +446,7 @@ var scopeDescriptions = map[string]string{
 	"offline_access": "Stay signed in when you are away",
 	"org":            "See the organization you choose and your role in it",
 	"orgs":           "See every organization you belong to and your roles",
+	"foyer:admin":    "Manage Foyer with your administrator rights",
 }
 
 func (p *Provider) clientName(ctx context.Context, id string) string {

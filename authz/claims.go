@@ -26,6 +26,7 @@ func (p *Provider) userSession(ctx context.Context, ar fosite.Requester, bs *sto
 	id.AuthTime = bs.AuthTime.UTC()
 	id.RequestedAt = p.now().UTC()
 	id.AuthenticationMethodsReferences = bs.AMR
+	id.AuthenticationContextClassReference = acrOf(bs.AMR)
 	id.Extra["sid"] = bs.SID
 	for k, v := range profileClaims(u, ar.GetGrantedScopes()) {
 		id.Extra[k] = v

@@ -28,6 +28,7 @@ type discovery struct {
 	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                    []string `json:"claims_supported"`
 	PromptValuesSupported              []string `json:"prompt_values_supported"`
+	ACRValuesSupported                 []string `json:"acr_values_supported"`
 	RequestParameterSupported          bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported       bool     `json:"request_uri_parameter_supported"`
 	AuthorizationResponseIssParameter  bool     `json:"authorization_response_iss_parameter_supported"`
@@ -57,8 +58,9 @@ func discoveryDocument(issuer, alg string) ([]byte, error) {
 		IntrospectionAuthMethodsSupported:  auth,
 		RevocationAuthMethodsSupported:     append(auth, "none"),
 		CodeChallengeMethodsSupported:      []string{"S256"},
-		ClaimsSupported:                    []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash", "email", "email_verified", "name", "org_id", "org_slug", "org_role", "org_permissions", "orgs"},
+		ClaimsSupported:                    []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "email", "email_verified", "name", "org_id", "org_slug", "org_role", "org_permissions", "orgs"},
 		PromptValuesSupported:              []string{"none", "login", "consent", "select_account"},
+		ACRValuesSupported:                 acrLevels,
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
 		AuthorizationResponseIssParameter:  true,

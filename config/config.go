@@ -24,6 +24,7 @@ type Config struct {
 	Sessions    Sessions    `yaml:"sessions"`
 	Signup      Signup      `yaml:"signup"`
 	Invitations Invitations `yaml:"invitations"`
+	MFA         MFA         `yaml:"mfa"`
 }
 
 // HTTP configures the listener.
@@ -124,6 +125,16 @@ type Sessions struct {
 // Invitations configures invitations to organizations.
 type Invitations struct {
 	TTL time.Duration `yaml:"ttl"` // an invitation's link works this long
+}
+
+// MFA configures second factors.
+type MFA struct {
+	// Required makes everyone set up a second factor before they can
+	// finish signing in (organizations can require it of their members).
+	Required bool `yaml:"required"`
+	// RPID is the WebAuthn relying party ID: the issuer's host unless set
+	// to a parent domain of it, so passkeys work across its subdomains.
+	RPID string `yaml:"rp_id"`
 }
 
 // Signup says who may create an account: "open" (anyone, after verifying

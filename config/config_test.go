@@ -129,6 +129,9 @@ signup:
   mode: invite_only
 invitations:
   ttl: 72h
+mfa:
+  required: true
+  rp_id: example.com
 `
 
 // full is fullYAML as a Config: every key differs from its default.
@@ -155,6 +158,7 @@ var full = Config{
 	Signup:   Signup{Mode: "invite_only"},
 
 	Invitations: Invitations{TTL: 72 * time.Hour},
+	MFA:         MFA{Required: true, RPID: "example.com"},
 }
 
 // encryptionKey is a valid secrets.encryption_key (32 bytes in padded
@@ -260,6 +264,8 @@ var loadCases = []loadCase{
 			"FOYER_SESSIONS_ABSOLUTE_TIMEOUT=24h",
 			"FOYER_SIGNUP_MODE=invite_only",
 			"FOYER_INVITATIONS_TTL=72h",
+			"FOYER_MFA_REQUIRED=true",
+			"FOYER_MFA_RP_ID=example.com",
 		},
 		want: full,
 	},
@@ -698,6 +704,12 @@ func TestValidate(t *testing.T) {
 			`http.addr: port must be a number from 0 to 65535, got "http"`},
 		{"listen port too high", func(c *Config) { c.HTTP.Addr = ":65536" },
 			`http.addr: port must be a number from 0 to 65535, got "65536"`},
+		{"passkeys on the issuer's host", func(c *Config) { c.Issuer, c.MFA.RPID = "https://id.example.com", "id.example.com" }, ""},
+		{"passkeys on a parent domain", func(c *Config) { c.Issuer, c.MFA.RPID = "https://id.example.com", "example.com" }, ""},
+		{"passkeys on another domain", func(c *Config) { c.Issuer, c.MFA.RPID = "https://id.example.com", "example.org" },
+			`mfa.rp_id: must be the issuer's host "id.example.com" or a parent domain of it, got "example.org"`},
+		{"passkeys on a public suffix", func(c *Config) { c.Issuer, c.MFA.RPID = "https://id.example.com", "com" },
+			`mfa.rp_id: must be the issuer's host "id.example.com" or a parent domain of it, got "com"`},
 		{"admin API on its own port", func(c *Config) { c.HTTP.AdminAddr = "127.0.0.1:8081" }, ""},
 		{"both on free ports", func(c *Config) { c.HTTP.Addr, c.HTTP.AdminAddr = "127.0.0.1:0", "127.0.0.1:0" }, ""},
 		{"admin API address without a port", func(c *Config) { c.HTTP.AdminAddr = "localhost" },
@@ -858,6 +870,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		SMTP:     SMTP{URL: "smtp://mail.example.com", From: "nobody"},
 		Log:      Log{Level: "loud", Format: "xml"},
 		Secrets:  Secrets{EncryptionKey: "short"},
+		MFA:      MFA{RPID: "other.example"},
 	}
 	var keys []string
 	for _, e := range c.Validate().(interface{ Unwrap() []error }).Unwrap() {
@@ -870,7 +883,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"secrets.encryption_key", "keys.algorithm", "keys.rotation_period", "keys.prepublish",
 		"tokens.access_token_ttl", "tokens.id_token_ttl",
 		"sessions.idle_timeout", "sessions.absolute_timeout", "signup.mode",
-		"invitations.ttl",
+		"invitations.ttl", "mfa.rp_id",
 	}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
@@ -996,6 +1009,7 @@ func TestLogValue(t *testing.T) {
 		"signup":   map[string]any{"mode": "invite_only"},
 
 		"invitations": map[string]any{"ttl": "72h0m0s"},
+		"mfa":         map[string]any{"required": true, "rp_id": "example.com"},
 	}
 	if diff := cmp.Diff(want, got.Config); diff != "" {
 		t.Errorf("logged config mismatch (-want +got):\n%s", diff)

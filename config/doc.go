@@ -47,6 +47,8 @@
 //	sessions.absolute_timeout FOYER_SESSIONS_ABSOLUTE_TIMEOUT 168h (7 days)
 //	signup.mode              FOYER_SIGNUP_MODE               disabled; open with --dev (open, invite_only, disabled)
 //	invitations.ttl          FOYER_INVITATIONS_TTL           168h (7 days)
+//	mfa.required             FOYER_MFA_REQUIRED              false
+//	mfa.rp_id                FOYER_MFA_RP_ID                 the issuer's host
 //
 // Durations use Go's syntax (30s, 5m, 1h30m, or 0) in the file and the
 // environment alike; a bare number has no unit and is an error.

@@ -49,6 +49,8 @@ var settings = []setting{
 	{"sessions.absolute_timeout", "FOYER_SESSIONS_ABSOLUTE_TIMEOUT", func(c *Config) any { return &c.Sessions.AbsoluteTimeout }},
 	{"signup.mode", "FOYER_SIGNUP_MODE", func(c *Config) any { return &c.Signup.Mode }},
 	{"invitations.ttl", "FOYER_INVITATIONS_TTL", func(c *Config) any { return &c.Invitations.TTL }},
+	{"mfa.required", "FOYER_MFA_REQUIRED", func(c *Config) any { return &c.MFA.Required }},
+	{"mfa.rp_id", "FOYER_MFA_RP_ID", func(c *Config) any { return &c.MFA.RPID }},
 }
 
 // envConfig names the config file when no path is given.
@@ -319,6 +321,12 @@ func parseEnv(value string, dst any) (problem string) {
 			return "must be a whole number, got " + quoted(value)
 		}
 		*dst = n
+	case *bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return "must be true or false, got " + quoted(value)
+		}
+		*dst = b
 	case *time.Duration:
 		d, err := time.ParseDuration(value)
 		if err != nil {

@@ -55,6 +55,7 @@ func (c Config) LogValue() slog.Value {
 		),
 		slog.Group("signup", slog.String("mode", c.Signup.Mode)),
 		slog.Group("invitations", slog.String("ttl", c.Invitations.TTL.String())),
+		slog.Group("mfa", slog.Bool("required", c.MFA.Required), slog.String("rp_id", c.MFA.RPID)),
 	)
 }
 

@@ -86,6 +86,7 @@ func (c Config) problems() []*Problem {
 	check("sessions.absolute_timeout", durationProblem(c.Sessions.AbsoluteTimeout, time.Minute, 365*24*time.Hour))
 	check("signup.mode", oneOfProblem(c.Signup.Mode, "open", "invite_only", "disabled"))
 	check("invitations.ttl", durationProblem(c.Invitations.TTL, time.Hour, 30*24*time.Hour))
+	check("mfa.rp_id", rpIDProblem(c.MFA.RPID, c.Issuer))
 	return ps
 }
 
@@ -274,4 +275,22 @@ func quoted(value string) string {
 		return "a value that may be an encryption key (not shown)"
 	}
 	return strconv.Quote(value)
+}
+
+// rpIDProblem checks that a WebAuthn relying party ID is the issuer's host
+// or a parent domain of it (a browser refuses any other).
+func rpIDProblem(rpID, issuer string) string {
+	if rpID == "" {
+		return ""
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || u.Hostname() == "" {
+		return "" // issuer reports its own problem
+	}
+	host := strings.ToLower(u.Hostname())
+	id := strings.ToLower(rpID)
+	if net.ParseIP(host) != nil || (host != id && !strings.HasSuffix(host, "."+id)) || !strings.Contains(id, ".") && id != "localhost" {
+		return fmt.Sprintf("must be the issuer's host %s or a parent domain of it, got %s", quoted(host), quoted(rpID))
+	}
+	return ""
 }

@@ -198,15 +198,11 @@ func (s *Service) submitPassword(c *gin.Context) {
 		s.verifyFirst(c, u, f.challenge)
 		return
 	}
+	next := ""
 	if f.invitation != "" {
-		if _, err := s.o.Sessions.Start(c, userID, []string{"pwd"}); err != nil {
-			s.unavailable(c, err)
-			return
-		}
-		c.Redirect(http.StatusSeeOther, invitationPath(f.invitation))
-		return
+		next = invitationPath(f.invitation)
 	}
-	s.signIn(c, userID, []string{"pwd"}, f.challenge)
+	s.signIn(c, userID, []string{"pwd"}, f.challenge, next)
 }
 
 // verifyFirst answers a right password for an account whose address is not
@@ -240,16 +236,30 @@ func (s *Service) passwordAllowed(c *gin.Context, email string) (ratelimit.Decis
 	return s.o.Limiter.Attempt(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(email))
 }
 
-// signIn starts a new session for userID (ending the browser's previous
-// one, SC-01) and sends the browser on with 303, so that it never posts
-// the credentials again (SC-08).
-func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge string) {
+// signIn follows a first factor (amr): the second factor takes over when
+// the person has one (SecondFactor); otherwise a new session starts for
+// userID (ending the browser's previous one, SC-01). The browser goes on
+// with 303, so that it never posts the credentials again (SC-08): to the
+// pending authorization, or next (a local path), or the account page.
+func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge, next string) {
 	ctx := c.Request.Context()
+	if s.o.SecondFactor != nil {
+		handled, err := s.o.SecondFactor.Begin(c, userID, amr, challenge, next)
+		if err != nil {
+			s.unavailable(c, err)
+			return
+		}
+		if handled {
+			return
+		}
+	}
 	if _, err := s.o.Sessions.Start(c, userID, amr); err != nil {
 		s.unavailable(c, err)
 		return
 	}
-	next := accountPath
+	if next == "" {
+		next = accountPath
+	}
 	if challenge != "" {
 		var err error
 		next, err = s.o.Authorizations.CompleteLogin(ctx, challenge)
@@ -270,6 +280,12 @@ func (s *Service) identifierPage(c *gin.Context, status int, f flow, email, emai
 	d := render.LoginIdentifierPage{
 		Page: render.Page{Title: "Sign in"}, Challenge: f.challenge, ClientName: f.clientName,
 		Email: email, EmailError: emailError, SignupOpen: s.signupOpen(), Invitation: f.invitation,
+		Passkeys: s.o.Passkeys,
+	}
+	if d.Passkeys {
+		// Its passkey button's script needs the CSP that lets it run.
+		showScripted(s, c, status, s.login.identifier, &d, &d.Page)
+		return
 	}
 	show(s, c, status, s.login.identifier, &d, &d.Page)
 }

@@ -144,7 +144,7 @@ func (s *Service) useLink(c *gin.Context) {
 		s.linkError(c, storage.PurposeMagicLink, err)
 		return
 	}
-	s.signIn(c, tok.UserID, []string{"email"}, tok.Challenge)
+	s.signIn(c, tok.UserID, []string{"email"}, tok.Challenge, "")
 }
 
 // consumeLink marks the token used and the user's email verified in one

@@ -48,8 +48,19 @@ func parseLoginPages(fsys fs.FS) (*loginPages, error) {
 // browser's CSRF token and the response's CSP nonce. A page that fails to
 // render is a bug in a template; render.Write answers 500 without details.
 func show[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
+	showWith(render.Write, s, c, status, t, data, p)
+}
+
+// showScripted is show for a page with a passkey button, whose script runs
+// by nonce (render.WriteWithScript).
+func showScripted[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
+	showWith(render.WriteWithScript, s, c, status, t, data, p)
+}
+
+func showWith[T any](write func(http.ResponseWriter, int, func(string, *bytes.Buffer) error) error,
+	s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
 	p.CSRFToken = s.o.Sessions.CSRFToken(c)
-	err := render.Write(c.Writer, status, func(nonce string, buf *bytes.Buffer) error {
+	err := write(c.Writer, status, func(nonce string, buf *bytes.Buffer) error {
 		p.Nonce = nonce
 		return t.Execute(buf, *data)
 	})

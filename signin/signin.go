@@ -66,6 +66,16 @@ type Authorizations interface {
 	CompleteLogin(ctx context.Context, id string) (next string, err error)
 }
 
+// SecondFactor takes over a sign-in whose first factor passed, when the
+// person has a second factor or must set one up (mfa.Service).
+type SecondFactor interface {
+	// Begin returns handled=false when no second factor is needed: the
+	// caller starts the session. Otherwise it has answered (a redirect),
+	// and starts the session itself once the second factor passed, then
+	// resumes the authorization challenge or goes to next (a local path).
+	Begin(c *gin.Context, userID string, amr []string, challenge, next string) (handled bool, err error)
+}
+
 // Mailer queues an email; it never waits on SMTP (mail.Mailer).
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
@@ -79,11 +89,16 @@ type Options struct {
 	Store          Store
 	Accounts       Accounts
 	Authorizations Authorizations
-	Sessions       *session.Manager
-	Limiter        *ratelimit.Limiter
-	Policies       ratelimit.Policies
-	Mailer         Mailer
-	Emails         *render.Emails
+	// SecondFactor, when set, is asked after every first factor.
+	SecondFactor SecondFactor
+	// Passkeys shows "Sign in with a passkey" on the sign-in page (mfa
+	// serves the ceremony).
+	Passkeys bool
+	Sessions *session.Manager
+	Limiter  *ratelimit.Limiter
+	Policies ratelimit.Policies
+	Mailer   Mailer
+	Emails   *render.Emails
 	// Templates holds the page templates (templates.FS).
 	Templates fs.FS
 	// TokenKey (32 bytes) keys the hashes of emailed tokens at rest.

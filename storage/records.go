@@ -22,11 +22,12 @@ type User struct {
 // Organization is a tenant: a company or team whose members get its role and
 // permissions in their tokens.
 type Organization struct {
-	ID        string // org_…
-	Slug      string // unique, URL-safe
-	Name      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID         string // org_…
+	Slug       string // unique, URL-safe
+	Name       string
+	RequireMFA bool // members must have a second factor to sign in
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Role is a named set of permission strings. Built-in roles have no OrgID

@@ -20,6 +20,7 @@ type Store interface {
 	OneTimeTokens
 	Invitations
 	DeviceCodes
+	MFA
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

@@ -90,6 +90,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.serveCommand(), a.migrateCommand(), a.usersCommand(), a.orgsCommand(), a.keysCommand(), a.clientsCommand(), a.consentsCommand())
 	a.addManageCommands(root)
+	root.AddCommand(a.loginCommand(), a.whoamiCommand(), a.logoutCommand(), a.apiCommand())
 	return root
 }
 

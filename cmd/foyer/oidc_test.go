@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,6 +92,14 @@ func newOIDCEnv(t *testing.T, backend string) *oidcEnv {
 // empty) and wired with seams.
 func newOIDCEnvWith(t *testing.T, backend, smtpURL string, seams seams) *oidcEnv {
 	t.Helper()
+	return newOIDCEnvAt(t, backend, "127.0.0.1", smtpURL, seams)
+}
+
+// newOIDCEnvAt is newOIDCEnvWith with the issuer's host name: localhost
+// for passkeys, which WebAuthn refuses on an IP address. The server
+// listens on 127.0.0.1 either way.
+func newOIDCEnvAt(t *testing.T, backend, host, smtpURL string, seams seams) *oidcEnv {
+	t.Helper()
 	ctx := t.Context()
 	store, dbEnv := openTestStore(t, backend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,7 +107,7 @@ func newOIDCEnvWith(t *testing.T, backend, smtpURL string, seams seams) *oidcEnv
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.Issuer = "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	cfg.Secrets.EncryptionKey = testEncryptionKey
 	cfg.SMTP.URL = smtpURL
 

@@ -24,6 +24,7 @@ import (
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/mail"
+	"github.com/foyerdev/foyer/mfa"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/signin"
@@ -59,6 +60,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer store.Close()
 	log.Info("database ready", "backend", backendName(cfg.Database),
 		"schema_version", report.Version, "migrations_applied", len(report.Applied))
+	if err := ensureCLIClient(ctx, store, log); err != nil {
+		return err
+	}
 
 	s, err := newServer(cfg, log, store)
 	if err != nil {
@@ -97,6 +101,7 @@ type server struct {
 	mail            *mail.Worker
 	limiter         *ratelimit.Limiter
 	signin          *signin.Service
+	mfa             *mfa.Service
 	sessions        *session.Manager
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
@@ -190,11 +195,26 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if err != nil {
 		return nil, err
 	}
+	cipher, err := keys.NewCipher(deriveKey(key, "foyer mfa seal v1"))
+	if err != nil {
+		return nil, err
+	}
+	secondFactor, err := mfa.New(mfa.Options{
+		Issuer: cfg.Issuer, RPID: cfg.MFA.RPID, Store: store, Sealer: cipher, Sessions: sessions,
+		Authorizations: provider, Limiter: limiter, Policies: ratelimit.DefaultPolicies(),
+		CodeKey: deriveKey(key, "foyer mfa code hmac v1"), RequireMFA: cfg.MFA.Required,
+		Templates: templates.FS, Logger: log, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
 	signIn, err := signin.New(signin.Options{
 		Issuer:         cfg.Issuer,
 		Store:          store,
 		Accounts:       accounts,
 		Authorizations: provider,
+		SecondFactor:   secondFactor,
+		Passkeys:       secondFactor.PasskeysAvailable(),
 		Sessions:       sessions,
 		Limiter:        limiter,
 		Policies:       ratelimit.DefaultPolicies(),
@@ -218,6 +238,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		mail:            worker,
 		limiter:         limiter,
 		signin:          signIn,
+		mfa:             secondFactor,
 		sessions:        sessions,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
@@ -241,6 +262,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	browser := e.Group("", s.ready.RequireDatabase())
 	s.provider.Mount(browser, s.api)
 	s.signin.Mount(browser)
+	s.mfa.Mount(browser)
 	adminAPI, err := newAdminAPI(store, provider, km, key, admin.InvitationOptions{
 		Issuer: cfg.Issuer, Links: signIn, Mailer: mailer, Emails: invitationEmails, TTL: cfg.Invitations.TTL,
 	}, log)
@@ -300,6 +322,7 @@ func (s *server) serve(ctx context.Context, ln, adminLn net.Listener) error {
 	go s.mail.Run(background)
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
 	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
+	go sweep(background, s.log, "mfa ceremonies", time.Minute, s.mfa.Sweep)
 	go sweep(background, s.log, "browser sessions", time.Minute, s.sessions.Sweep)
 
 	errc := make(chan error, len(servers))

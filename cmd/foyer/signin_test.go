@@ -56,8 +56,15 @@ type signinEnv struct {
 
 func newSigninEnv(t *testing.T, backend string) *signinEnv {
 	t.Helper()
+	return newSigninEnvAt(t, backend, "127.0.0.1")
+}
+
+// newSigninEnvAt is newSigninEnv with the issuer's host name (localhost
+// for passkeys: newOIDCEnvAt).
+func newSigninEnvAt(t *testing.T, backend, host string) *signinEnv {
+	t.Helper()
 	e := &signinEnv{clock: new(testClock), mail: startMailbox(t, "127.0.0.1:0")}
-	e.oidcEnv = newOIDCEnvWith(t, backend, e.mail.URL(), seams{
+	e.oidcEnv = newOIDCEnvAt(t, backend, host, e.mail.URL(), seams{
 		now: e.clock.Now,
 		accounts: func(a signin.Accounts) signin.Accounts {
 			return countingAccounts{Accounts: a, n: &e.checks}

@@ -16,6 +16,7 @@ func organizationTests() []test {
 		{"NotFound", testOrgNotFound},
 		{"List", testListOrgs},
 		{"Update", testUpdateOrg},
+		{"RequireMFA", testOrgRequireMFA},
 		{"UpdateToTakenSlug", testUpdateOrgSlugTaken},
 		{"UpdateAbortedByClosure", testUpdateOrgAborted},
 		{"Delete", testDeleteOrg},
@@ -170,6 +171,66 @@ func testUpdateOrg(t *testing.T, s storage.Store) {
 	}
 	_, err = s.GetOrganizationBySlug(ctx, "acme")
 	checkErr(t, "GetOrganizationBySlug(old slug)", err, storage.ErrNotFound)
+}
+
+// testOrgRequireMFA: RequireMFA is stored by Create and Update and read by
+// Get, GetBySlug and List, in both directions.
+func testOrgRequireMFA(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	strict := newOrg("strict")
+	strict.RequireMFA = true
+	strict = createOrg(t, s, strict)
+	lax := createOrg(t, s, newOrg("lax"))
+	if !strict.RequireMFA || lax.RequireMFA {
+		t.Errorf("CreateOrganization() RequireMFA = %t, %t; want true, false", strict.RequireMFA, lax.RequireMFA)
+	}
+
+	check := func(call string, want ...storage.Organization) {
+		t.Helper()
+		for _, w := range want {
+			if got, err := s.GetOrganization(ctx, w.ID); err != nil {
+				t.Errorf("%s: GetOrganization(%q) error = %v", call, w.Slug, err)
+			} else if d := diff(w, got); d != "" {
+				t.Errorf("%s: GetOrganization(%q) mismatch (-want +got):\n%s", call, w.Slug, d)
+			}
+			if got, err := s.GetOrganizationBySlug(ctx, w.Slug); err != nil {
+				t.Errorf("%s: GetOrganizationBySlug(%q) error = %v", call, w.Slug, err)
+			} else if d := diff(w, got); d != "" {
+				t.Errorf("%s: GetOrganizationBySlug(%q) mismatch (-want +got):\n%s", call, w.Slug, d)
+			}
+		}
+		want = slices.Clone(want)
+		slices.SortFunc(want, func(a, b storage.Organization) int { return strings.Compare(a.ID, b.ID) })
+		if got, err := s.ListOrganizations(ctx, storage.Page{}); err != nil {
+			t.Errorf("%s: ListOrganizations() error = %v", call, err)
+		} else if d := diff(want, got); d != "" {
+			t.Errorf("%s: ListOrganizations() mismatch (-want +got):\n%s", call, d)
+		}
+	}
+	check("after create", strict, lax)
+
+	flip := func(o storage.Organization) storage.Organization {
+		t.Helper()
+		var seen bool
+		got, err := s.UpdateOrganization(ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
+			seen = o.RequireMFA
+			o.RequireMFA = !o.RequireMFA
+			return o, nil
+		})
+		if err != nil {
+			t.Fatalf("UpdateOrganization(%q) error = %v", o.Slug, err)
+		}
+		if seen != o.RequireMFA {
+			t.Errorf("UpdateOrganization(%q) closure got RequireMFA %t, want %t", o.Slug, seen, o.RequireMFA)
+		}
+		o.RequireMFA = !o.RequireMFA
+		if d := diff(o, got); d != "" {
+			t.Errorf("UpdateOrganization(%q) mismatch (-want +got):\n%s", o.Slug, d)
+		}
+		return o
+	}
+	strict, lax = flip(strict), flip(lax)
+	check("after flipping", strict, lax)
 }
 
 func testUpdateOrgSlugTaken(t *testing.T, s storage.Store) {

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"OneTimeTokens", oneTimeTokenTests()},
 		{"Invitations", invitationTests()},
 		{"DeviceCodes", deviceCodeTests()},
+		{"MFA", mfaTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 // Template is one page file parsed with the layout, for a feature that
@@ -40,6 +41,17 @@ func (t *Template[T]) Execute(w *bytes.Buffer, data T) error { return t.p.execut
 // the relying party, which Chrome would block. When fill fails nothing of the page is sent: Write
 // answers 500 with a plain sentence and returns the error to log.
 func Write(w http.ResponseWriter, status int, fill func(nonce string, buf *bytes.Buffer) error) error {
+	return write(w, status, "", fill)
+}
+
+// WriteWithScript is Write for the pages that need the browser's WebAuthn
+// API, which only script can reach: their script elements run by nonce,
+// and script may fetch from this origin only.
+func WriteWithScript(w http.ResponseWriter, status int, fill func(nonce string, buf *bytes.Buffer) error) error {
+	return write(w, status, "; script-src 'nonce-{n}'; connect-src 'self'", fill)
+}
+
+func write(w http.ResponseWriter, status int, extra string, fill func(nonce string, buf *bytes.Buffer) error) error {
 	b := make([]byte, 18)
 	rand.Read(b) // never returns an error (crypto/rand docs)
 	nonce := base64.RawURLEncoding.EncodeToString(b)
@@ -50,7 +62,8 @@ func Write(w http.ResponseWriter, status int, fill func(nonce string, buf *bytes
 		fmt.Fprintln(w, "The page could not be shown.")
 		return err
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"+
+		strings.ReplaceAll(extra, "{n}", nonce))
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

@@ -25,6 +25,8 @@ type LoginIdentifierPage struct {
 	// Invitation, when set, is the token of the invitation page to return
 	// to once signed in, posted as "invitation".
 	Invitation string
+	// Passkeys shows "Sign in with a passkey" (and passkey autofill).
+	Passkeys bool
 }
 
 // LoginPasswordPage is the second sign-in step, the same for every email:

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,9 +39,10 @@ func execute[T any](t *testing.T, file string, data T) string {
 func signinCases() []signinCase {
 	page := func(title string) render.Page { p := common; p.Title = title; return p }
 	return []signinCase{
-		{"login_identifier", 1, []string{"Continue"}, func(t *testing.T) string {
+		{"login_identifier", 1, []string{"Continue", "Sign in with a passkey"}, func(t *testing.T) string {
 			return execute(t, "login_identifier.html", render.LoginIdentifierPage{
 				Page: page("Sign in"), Challenge: "lc_123", ClientName: "Acme Notes", Email: "ada@example.com", SignupOpen: true,
+				Passkeys: true,
 			})
 		}},
 		{"login_identifier_error", 1, []string{"Continue"}, func(t *testing.T) string {
@@ -147,6 +149,9 @@ func TestSigninPagesAccessible(t *testing.T) {
 			// The empty data: icon is the one <link>: it loads nothing, and spares
 			// browsers a request for /favicon.ico.
 			bare := strings.Replace(strings.ToLower(out), `<link rel="icon" href="data:,">`, "", 1)
+			// The one script: passkeys need the browser's WebAuthn API. It
+			// runs by the page's nonce.
+			bare = strings.Replace(bare, strings.ToLower(passkeyScript(common.Nonce)), "", 1)
 			for _, s := range []string{"<script", "<link", "<img", "<iframe", " style=", "http://", "https://"} {
 				if strings.Contains(bare, s) {
 					t.Errorf("page contains %q", s)
@@ -168,7 +173,8 @@ func TestSigninPagesText(t *testing.T) {
 	}{
 		{"login_identifier", []string{
 			`to continue to <b>Acme Notes</b>`,
-			`type="email" autocomplete="username" required autofocus value="ada@example.com">`,
+			`type="email" autocomplete="username webauthn" required autofocus value="ada@example.com">`,
+			`<div class="passkey" data-passkey="login" data-csrf="` + common.CSRFToken + `" data-challenge="lc_123">`,
 			`<input type="hidden" name="challenge" value="lc_123">`,
 			`<a href="/signup?challenge=lc_123">Create an account</a>`,
 		}, []string{`aria-invalid="`}},
@@ -221,12 +227,17 @@ func TestSigninPagesText(t *testing.T) {
 	}
 }
 
+// passkeyScript is the script element of the pages with a passkey button.
+func passkeyScript(nonce string) string {
+	return `<script src="/mfa/passkey.js" nonce="` + nonce + `" defer></script>`
+}
+
 // TestSigninPagesEscape: every value reaches the page escaped.
 func TestSigninPagesEscape(t *testing.T) {
 	p := render.Page{CSRFToken: evil, Nonce: evil, Title: evil}
 	outs := map[string]string{
 		"login_identifier": execute(t, "login_identifier.html", render.LoginIdentifierPage{
-			Page: p, Challenge: evil, ClientName: evil, Email: evil, EmailError: evil, SignupOpen: true}),
+			Page: p, Challenge: evil, ClientName: evil, Email: evil, EmailError: evil, SignupOpen: true, Passkeys: true}),
 		"login_password": execute(t, "login_password.html", render.LoginPasswordPage{
 			Page: p, Challenge: evil, ClientName: evil, Email: evil, Error: evil, PasswordError: evil, SignupOpen: true}),
 		"check_email": execute(t, "check_email.html", render.CheckEmailPage{Page: p, Challenge: evil, Email: evil}),
@@ -234,6 +245,7 @@ func TestSigninPagesEscape(t *testing.T) {
 			Page: p, Token: evil, Email: evil, ClientName: evil, OtherDevice: true}),
 	}
 	for name, out := range outs {
+		out = strings.Replace(out, passkeyScript(html.EscapeString(evil)), "", 1)
 		if strings.Contains(strings.ToLower(out), "<script") {
 			t.Errorf("%s contains a <script> element:\n%s", name, body(out))
 		}
