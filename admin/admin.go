@@ -56,7 +56,19 @@ type AccessToken struct {
 // Bad input is an error with a FieldMessage method.
 type Directory interface {
 	CreateUser(ctx context.Context, u NewUser) (storage.User, error)
-	CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error)
+	CreateOrganization(ctx context.Context, o NewOrganization) (storage.Organization, error)
+	// CheckBranding checks an organization's logo URL and brand colour,
+	// either of which may be empty, as CreateOrganization does.
+	CheckBranding(logoURL, brandColor string) error
+}
+
+// NewOrganization is the input of Directory.CreateOrganization.
+type NewOrganization struct {
+	Slug       string
+	Name       string
+	LogoURL    string // optional
+	BrandColor string // optional; stored lowercase
+	RequireMFA bool
 }
 
 // NewUser is the input of Directory.CreateUser.

@@ -11,28 +11,45 @@ import (
 	"github.com/foyerdev/foyer/storage"
 )
 
-// Organization is a tenant as the API shows it.
+// Organization is a tenant as the API and the CLI show it.
 type Organization struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+	// LogoURL is the https URL of the logo on sign-in pages, "" for none.
+	LogoURL string `json:"logo_url"`
+	// BrandColor is #rrggbb in lowercase, "" for Foyer's colour.
+	BrandColor string `json:"brand_color"`
+	// RequireMFA: members must have a second factor to sign in.
+	RequireMFA bool      `json:"require_mfa"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-func orgView(o storage.Organization) Organization {
-	return Organization{ID: o.ID, Slug: o.Slug, Name: o.Name, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+// OrgView is o as the API and the CLI show it.
+func OrgView(o storage.Organization) Organization {
+	return Organization{
+		ID: o.ID, Slug: o.Slug, Name: o.Name, LogoURL: o.LogoURL, BrandColor: o.BrandColor, RequireMFA: o.RequireMFA,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	}
 }
 
 type createOrganizationRequest struct {
-	Slug string `json:"slug"`
-	Name string `json:"name"`
+	Slug       string `json:"slug"`
+	Name       string `json:"name"`
+	LogoURL    string `json:"logo_url,omitempty"`
+	BrandColor string `json:"brand_color,omitempty"`
+	RequireMFA bool   `json:"require_mfa,omitempty"`
 }
 
-// updateOrganizationRequest: the slug stays, since clients pass it as the
-// organization authorization parameter.
+// updateOrganizationRequest: an absent (or null) field keeps its value; ""
+// removes the logo or restores Foyer's colour. The slug stays, since
+// clients pass it as the organization authorization parameter.
 type updateOrganizationRequest struct {
-	Name *string `json:"name,omitempty"`
+	Name       *string `json:"name,omitempty"`
+	LogoURL    *string `json:"logo_url,omitempty"`
+	BrandColor *string `json:"brand_color,omitempty"`
+	RequireMFA *bool   `json:"require_mfa,omitempty"`
 }
 
 // listOrganizations: a Foyer admin pages through every organization; an
@@ -53,7 +70,7 @@ func (a *API) listOrganizations(c *gin.Context) {
 				return
 			}
 			if err == nil {
-				out.Items = append(out.Items, orgView(o))
+				out.Items = append(out.Items, OrgView(o))
 			}
 		}
 		total := len(out.Items)
@@ -67,7 +84,7 @@ func (a *API) listOrganizations(c *gin.Context) {
 		return
 	}
 	for _, o := range orgs {
-		out.Items = append(out.Items, orgView(o))
+		out.Items = append(out.Items, OrgView(o))
 	}
 	if len(orgs) > 0 {
 		out.NextCursor = a.next(p, len(orgs), orgs[len(orgs)-1].ID)
@@ -77,7 +94,7 @@ func (a *API) listOrganizations(c *gin.Context) {
 
 func (a *API) getOrganization(c *gin.Context) {
 	if o, ok := a.visibleOrg(c, callerOf(c), c.Param("id")); ok {
-		c.JSON(http.StatusOK, orgView(o))
+		c.JSON(http.StatusOK, OrgView(o))
 	}
 }
 
@@ -86,13 +103,13 @@ func (a *API) createOrganization(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	o, err := a.dir.CreateOrganization(c.Request.Context(), req.Slug, req.Name)
+	o, err := a.dir.CreateOrganization(c.Request.Context(), NewOrganization(req))
 	if err != nil {
 		a.fail(c, "create organization", err)
 		return
 	}
 	c.Header("Location", Prefix+"/organizations/"+o.ID)
-	c.JSON(http.StatusCreated, orgView(o))
+	c.JSON(http.StatusCreated, OrgView(o))
 }
 
 func (a *API) updateOrganization(c *gin.Context) {
@@ -107,9 +124,22 @@ func (a *API) updateOrganization(c *gin.Context) {
 			return
 		}
 	}
+	if err := a.dir.CheckBranding(deref(req.LogoURL), deref(req.BrandColor)); err != nil {
+		a.fail(c, "update organization", err)
+		return
+	}
 	o, err := a.store.UpdateOrganization(c.Request.Context(), o.ID, func(o storage.Organization) (storage.Organization, error) {
 		if req.Name != nil {
 			o.Name = strings.TrimSpace(*req.Name)
+		}
+		if req.LogoURL != nil {
+			o.LogoURL = *req.LogoURL
+		}
+		if req.BrandColor != nil {
+			o.BrandColor = strings.ToLower(*req.BrandColor) // stored lowercase, as on create
+		}
+		if req.RequireMFA != nil {
+			o.RequireMFA = *req.RequireMFA
 		}
 		o.UpdatedAt = a.now()
 		return o, nil
@@ -122,7 +152,7 @@ func (a *API) updateOrganization(c *gin.Context) {
 		a.fail(c, "update organization", err)
 		return
 	}
-	c.JSON(http.StatusOK, orgView(o))
+	c.JSON(http.StatusOK, OrgView(o))
 }
 
 func (a *API) deleteOrganization(c *gin.Context) {
@@ -162,4 +192,12 @@ func (a *API) visibleOrg(c *gin.Context, k caller, id string) (storage.Organizat
 		return o, false
 	}
 	return o, true
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -54,7 +54,7 @@ func routes() []route {
 			createOrganizationRequest{}, Organization{}, http.StatusCreated, (*API).createOrganization},
 		{http.MethodGet, "/organizations/:id", "getOrganization", "Get an organization", nil,
 			nil, Organization{}, http.StatusOK, (*API).getOrganization},
-		{http.MethodPatch, "/organizations/:id", "updateOrganization", "Rename an organization", nil,
+		{http.MethodPatch, "/organizations/:id", "updateOrganization", "Change an organization's name, logo, brand colour or second-factor requirement", nil,
 			updateOrganizationRequest{}, Organization{}, http.StatusOK, (*API).updateOrganization},
 		{http.MethodDelete, "/organizations/:id", "deleteOrganization", "Delete an organization with its memberships and roles (Foyer admins)", nil,
 			nil, nil, http.StatusNoContent, (*API).deleteOrganization},

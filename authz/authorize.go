@@ -214,7 +214,7 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 			p.authorizeError(c, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in."))
 			return
 		}
-		p.redirectToStep(c, ar, id, ch, "/login")
+		p.redirectToStep(c, ar, id, ch, loginPath(form.Get("connection")))
 		return
 	}
 	// select_account (OIDC Core §3.1.2.1): a sign-in during this flow is
@@ -275,6 +275,16 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 	}
 	allowFormPost(c)
 	p.oauth.WriteAuthorizeResponse(ctx, issWriter(c, p.opts.Issuer), ar, resp)
+}
+
+// loginPath is where a sign-in starts: the sign-in page, or, with the
+// connection parameter, that single sign-on connection's (idp/saml serves
+// /sso/{id}/start). An ID of the wrong shape goes to the sign-in page.
+func loginPath(connection string) string {
+	if connection == "" || len(connection) > 64 || strings.Trim(connection, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return "/login"
+	}
+	return "/sso/" + connection + "/start"
 }
 
 // redirectToStep saves the request as a challenge and sends the browser to
@@ -463,7 +473,7 @@ func repeatedParameter(r *http.Request) string {
 		return ""
 	}
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state",
-		"nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "organization", "request_uri"} {
+		"nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "organization", "request_uri", "connection"} {
 		if len(r.Form[k]) > 1 {
 			return k
 		}

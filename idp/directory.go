@@ -150,29 +150,117 @@ func (d *Directory) CheckPassword(ctx context.Context, userID, pw string) (bool,
 	return ok, nil
 }
 
-// CreateOrganization validates and stores a new organization.
+// CreateOrganization validates and stores a new organization with no
+// branding and no second-factor requirement.
 func (d *Directory) CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error) {
-	if err := ValidateSlug(slug); err != nil {
+	return d.CreateOrganizationWith(ctx, NewOrganization{Slug: slug, Name: name})
+}
+
+// NewOrganization is the input of Directory.CreateOrganizationWith.
+type NewOrganization struct {
+	Slug       string
+	Name       string
+	LogoURL    string // optional: ValidateLogoURL
+	BrandColor string // optional: ValidateBrandColor
+	RequireMFA bool
+}
+
+// CreateOrganizationWith validates and stores a new organization with its
+// optional settings.
+func (d *Directory) CreateOrganizationWith(ctx context.Context, n NewOrganization) (storage.Organization, error) {
+	if err := ValidateSlug(n.Slug); err != nil {
 		return storage.Organization{}, err
 	}
-	if err := validateName("name", name, true); err != nil {
+	if err := validateName("name", n.Name, true); err != nil {
+		return storage.Organization{}, err
+	}
+	if err := validateBranding(n.LogoURL, n.BrandColor); err != nil {
 		return storage.Organization{}, err
 	}
 	now := d.now()
 	o, err := d.store.CreateOrganization(ctx, storage.Organization{
-		ID:        storage.NewID(storage.PrefixOrganization),
-		Slug:      slug,
-		Name:      strings.TrimSpace(name),
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID:         storage.NewID(storage.PrefixOrganization),
+		Slug:       n.Slug,
+		Name:       strings.TrimSpace(n.Name),
+		LogoURL:    n.LogoURL,
+		BrandColor: NormalizeBrandColor(n.BrandColor),
+		RequireMFA: n.RequireMFA,
+		CreatedAt:  now,
+		UpdatedAt:  now,
 	})
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		return storage.Organization{}, &FieldError{Field: "slug", Message: fmt.Sprintf("%q is already taken", slug), Err: err}
+		return storage.Organization{}, &FieldError{Field: "slug", Message: fmt.Sprintf("%q is already taken", n.Slug), Err: err}
 	}
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("create organization: %w", err)
 	}
 	return o, nil
+}
+
+// OrgChanges are what Directory.UpdateOrganization changes: nil leaves a
+// setting as it is. The slug stays, since clients pass it as the
+// organization authorization parameter.
+type OrgChanges struct {
+	Name       *string
+	LogoURL    *string // "" removes the logo
+	BrandColor *string // "" restores Foyer's colour
+	RequireMFA *bool
+}
+
+// UpdateOrganization validates ch and applies it to the organization named
+// by ref (a slug or an org_ ID).
+func (d *Directory) UpdateOrganization(ctx context.Context, ref string, ch OrgChanges) (storage.Organization, error) {
+	if ch.Name != nil {
+		if err := validateName("name", *ch.Name, true); err != nil {
+			return storage.Organization{}, err
+		}
+	}
+	if err := validateBranding(deref(ch.LogoURL), deref(ch.BrandColor)); err != nil {
+		return storage.Organization{}, err
+	}
+	o, err := d.organization(ctx, ref)
+	if err != nil {
+		return storage.Organization{}, err
+	}
+	o, err = d.store.UpdateOrganization(ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
+		if ch.Name != nil {
+			o.Name = strings.TrimSpace(*ch.Name)
+		}
+		if ch.LogoURL != nil {
+			o.LogoURL = *ch.LogoURL
+		}
+		if ch.BrandColor != nil {
+			o.BrandColor = NormalizeBrandColor(*ch.BrandColor)
+		}
+		if ch.RequireMFA != nil {
+			o.RequireMFA = *ch.RequireMFA
+		}
+		o.UpdatedAt = d.now()
+		return o, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return o, &FieldError{Field: "org", Message: fmt.Sprintf("no organization %q", ref), Err: err}
+	}
+	if err != nil {
+		return o, fmt.Errorf("update organization: %w", err)
+	}
+	return o, nil
+}
+
+// validateBranding checks a logo URL and a brand colour, either may be
+// empty.
+func validateBranding(logoURL, brandColor string) error {
+	if err := ValidateLogoURL(logoURL); err != nil {
+		return err
+	}
+	return ValidateBrandColor(brandColor)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // Member is a membership with the names a person reads.

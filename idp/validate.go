@@ -2,6 +2,8 @@ package idp
 
 import (
 	"net/mail"
+	"net/netip"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,6 +19,7 @@ const (
 	minPasswordLen    = 8
 	maxPasswordLen    = 256
 	maxSlugLen        = 63
+	maxLogoURLLen     = 2048
 	minPasswordLenMsg = "must be at least 8 characters"
 	commonPasswordMsg = "This password is too common. Choose another."
 )
@@ -55,6 +58,68 @@ func ValidateSlug(slug string) error {
 	}
 	return nil
 }
+
+// ValidateLogoURL checks an organization's logo URL, shown on sign-in
+// pages: empty for none, or an absolute https URL of at most 2048
+// characters with no user name, password or fragment. Plain http is
+// allowed only for localhost and loopback addresses, as for the issuer.
+// A refused URL is a *FieldError on "logo_url".
+func ValidateLogoURL(logoURL string) error {
+	const example = "https://example.com/logo.png"
+	if logoURL == "" {
+		return nil
+	}
+	bad := func(msg string) error { return &FieldError{Field: "logo_url", Message: msg} }
+	if len(logoURL) > maxLogoURLLen {
+		return bad("is longer than 2048 characters")
+	}
+	u, err := url.Parse(logoURL)
+	switch {
+	case err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" ||
+		strings.IndexFunc(logoURL, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return bad("must be an absolute https URL such as " + example)
+	case u.User != nil:
+		return bad("must not contain a user name or password")
+	case strings.Contains(logoURL, "#"):
+		return bad("must not have a fragment (#…)")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return bad("must be an https URL (http only for localhost)")
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine: localhost or an
+// address in 127.0.0.0/8 or ::1, as config's issuer check has it.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// ValidateBrandColor checks an organization's brand colour: empty for
+// Foyer's, or # and exactly six hex digits of either case (Foyer stores
+// it lowercase: NormalizeBrandColor). A refused colour is a *FieldError
+// on "brand_color".
+func ValidateBrandColor(color string) error {
+	if color == "" {
+		return nil
+	}
+	ok := len(color) == 7 && color[0] == '#'
+	for i := 1; ok && i < len(color); i++ {
+		c := color[i]
+		ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	}
+	if !ok {
+		return &FieldError{Field: "brand_color", Message: "must be # and six hex digits, such as #1a73e8"}
+	}
+	return nil
+}
+
+// NormalizeBrandColor returns a colour ValidateBrandColor accepted as
+// Foyer stores it: lowercase.
+func NormalizeBrandColor(color string) string { return strings.ToLower(color) }
 
 // validateName checks a display name: optional unless required, printable,
 // at most 200 characters.

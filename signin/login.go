@@ -129,7 +129,9 @@ func (s *Service) showIdentifier(c *gin.Context) {
 
 // submitIdentifier answers any well-formed email with the second step. It
 // reads nothing about the account, so the answer cannot depend on whether
-// one exists (LG-01).
+// one exists (LG-01). An email of a domain that an organization's single
+// sign-on claims goes there instead (which tells only that the domain has
+// single sign-on, never whether an account exists).
 func (s *Service) submitIdentifier(c *gin.Context) {
 	if !s.checkCSRF(c) {
 		return
@@ -143,6 +145,17 @@ func (s *Service) submitIdentifier(c *gin.Context) {
 	if problem := emailProblem(email); problem != "" {
 		s.identifierPage(c, http.StatusBadRequest, f, email, problem)
 		return
+	}
+	if s.o.Federation != nil && f.invitation == "" {
+		path, err := s.o.Federation.RouteEmail(c.Request.Context(), email, f.challenge)
+		if err != nil {
+			s.unavailable(c, err)
+			return
+		}
+		if path != "" {
+			c.Redirect(http.StatusSeeOther, path)
+			return
+		}
 	}
 	s.passwordPage(c, http.StatusOK, f, email, render.LoginPasswordPage{})
 }

@@ -76,6 +76,14 @@ type SecondFactor interface {
 	Begin(c *gin.Context, userID string, amr []string, challenge, next string) (handled bool, err error)
 }
 
+// Federation sends people whose email domain belongs to an organization's
+// identity provider there (idp/saml).
+type Federation interface {
+	// RouteEmail returns the path where a sign-in as email continues,
+	// resuming the authorization challenge, or "" when it stays here.
+	RouteEmail(ctx context.Context, email, challenge string) (string, error)
+}
+
 // Mailer queues an email; it never waits on SMTP (mail.Mailer).
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) error
@@ -94,11 +102,14 @@ type Options struct {
 	// Passkeys shows "Sign in with a passkey" on the sign-in page (mfa
 	// serves the ceremony).
 	Passkeys bool
-	Sessions *session.Manager
-	Limiter  *ratelimit.Limiter
-	Policies ratelimit.Policies
-	Mailer   Mailer
-	Emails   *render.Emails
+	// Federation, when set, routes emails of claimed domains to their
+	// organization's single sign-on.
+	Federation Federation
+	Sessions   *session.Manager
+	Limiter    *ratelimit.Limiter
+	Policies   ratelimit.Policies
+	Mailer     Mailer
+	Emails     *render.Emails
 	// Templates holds the page templates (templates.FS).
 	Templates fs.FS
 	// TokenKey (32 bytes) keys the hashes of emailed tokens at rest.

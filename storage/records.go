@@ -25,7 +25,9 @@ type Organization struct {
 	ID         string // org_…
 	Slug       string // unique, URL-safe
 	Name       string
-	RequireMFA bool // members must have a second factor to sign in
+	LogoURL    string // https URL of the logo shown on sign-in pages; empty for none
+	BrandColor string // #rrggbb; empty for Foyer's colour
+	RequireMFA bool   // members must have a second factor to sign in
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }

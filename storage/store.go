@@ -21,6 +21,8 @@ type Store interface {
 	Invitations
 	DeviceCodes
 	MFA
+	SAML
+	ExternalIdentities
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

@@ -55,8 +55,17 @@ func (d adminDirectory) CreateUser(ctx context.Context, u admin.NewUser) (storag
 	})
 }
 
-func (d adminDirectory) CreateOrganization(ctx context.Context, slug, name string) (storage.Organization, error) {
-	return d.d.CreateOrganization(ctx, slug, name)
+func (d adminDirectory) CreateOrganization(ctx context.Context, o admin.NewOrganization) (storage.Organization, error) {
+	return d.d.CreateOrganizationWith(ctx, idp.NewOrganization{
+		Slug: o.Slug, Name: o.Name, LogoURL: o.LogoURL, BrandColor: o.BrandColor, RequireMFA: o.RequireMFA,
+	})
+}
+
+func (d adminDirectory) CheckBranding(logoURL, brandColor string) error {
+	if err := idp.ValidateLogoURL(logoURL); err != nil {
+		return err
+	}
+	return idp.ValidateBrandColor(brandColor)
 }
 
 // adminClients adapts clients.Registrar to admin.Clients: a

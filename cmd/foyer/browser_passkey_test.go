@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 )
@@ -18,8 +19,11 @@ import (
 // passwordless, amr hwk and mfa. In a second browser whose authenticator
 // holds a copy of the key as a non-discoverable credential (so autofill
 // offers nothing), her password leads to the second-factor page, and its
-// "Use a passkey" button finishes the sign-in. The issuer is
-// http://localhost:port: WebAuthn refuses IP addresses.
+// "Use a passkey" button finishes the sign-in. The two copies' counters
+// then disagree, and the first browser's next sign-in is refused with a
+// clone warning recorded and shown (WA-05); the security page renames and
+// deletes the passkey. The issuer is http://localhost:port: WebAuthn
+// refuses IP addresses.
 func TestBrowserPasskeys(t *testing.T) {
 	e := newSigninEnvAt(t, "embedded", "localhost")
 	ctx := t.Context()
@@ -91,5 +95,43 @@ func TestBrowserPasskeys(t *testing.T) {
 	}
 	if !slices.Contains(second, "hwk") || !slices.Contains(second, "mfa") {
 		t.Errorf("password and passkey session amr %v, want pwd, hwk, mfa", second)
+	}
+
+	// WA-05: the two copies now disagree on the signature counter. The
+	// first browser's next use presents a count the server has seen: the
+	// sign-in is refused and the clone warning recorded.
+	p.open("/account", signOutButton)
+	p.Click(signOutButton)
+	p.at("/account/signed-out", "main")
+	p.Navigate(e.issuer + "/login") // autofill answers at once, as above
+	deadline := time.Now().Add(10 * time.Second)
+	for pk, _ := e.store.GetPasskey(ctx, pks[0].ID); !pk.CloneWarning; pk, _ = e.store.GetPasskey(ctx, pks[0].ID) {
+		if time.Now().After(deadline) {
+			t.Fatal("WA-05: a counter that went backwards was not recorded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if u := p.URL(); u.Path != "/login" {
+		t.Errorf("WA-05: the cloned passkey signed in: at %s", u)
+	}
+
+	// The security page warns, and renames and deletes passkeys.
+	text = q.open("/account/security", "ul.sessions")
+	if !strings.Contains(text, "it may have been copied") {
+		t.Errorf("security page does not warn of the clone:\n%s", text)
+	}
+	q.Fill("ul.sessions input[name=name]", "Work laptop")
+	q.Click(`form[action="/account/security/passkeys/rename"] button`)
+	text = q.at("/account/security?notice=passkey-rename", "ul.sessions")
+	if !strings.Contains(text, "Work laptop") {
+		t.Errorf("after renaming:\n%s", text)
+	}
+	q.Click(`form[action="/account/security/passkeys/delete"] button`)
+	text = q.at("/account/security?notice=passkey-gone", "#passkey-button")
+	if !strings.Contains(text, "No passkeys yet") {
+		t.Errorf("after deleting:\n%s", text)
+	}
+	if pks, _ := e.store.ListPasskeys(ctx, alice.ID); len(pks) != 0 {
+		t.Errorf("%d passkeys stored after deleting", len(pks))
 	}
 }

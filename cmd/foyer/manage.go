@@ -196,10 +196,10 @@ func (a *app) orgsListCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := []organization{}
+				out := []admin.Organization{}
 				var text strings.Builder
 				for _, o := range orgs {
-					out = append(out, orgView(o))
+					out = append(out, admin.OrgView(o))
 					fmt.Fprintf(&text, "%-30s  %-20s  %s\n", o.ID, o.Slug, o.Name)
 				}
 				if len(out) == 0 {

@@ -38,6 +38,7 @@ type oidcEnv struct {
 	web         *client  // confidential, not first-party: sees the consent page
 	machine     *client  // client_credentials
 	email, pass string
+	srv         *server // the wiring, for what tests set up through it
 }
 
 type client struct{ id, secret string }
@@ -141,6 +142,7 @@ func newOIDCEnvAt(t *testing.T, backend, host, smtpURL string, seams seams) *oid
 	if err := s.keys.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
+	env.srv = s
 	serveCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.serve(serveCtx, ln, nil) }()

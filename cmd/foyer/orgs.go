@@ -6,19 +6,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/admin"
+	"github.com/foyerdev/foyer/idp"
 )
 
 func (a *app) orgsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "orgs", Short: "Manage organizations and their members"}
-	cmd.AddCommand(a.orgsCreateCommand(), a.orgsAddMemberCommand())
+	cmd.AddCommand(a.orgsCreateCommand(), a.orgsUpdateCommand(), a.orgsAddMemberCommand())
 	return cmd
 }
 
 func (a *app) orgsCreateCommand() *cobra.Command {
-	var slug, name string
+	var n idp.NewOrganization
 	cmd := &cobra.Command{
-		Use:   "create --slug S --name N",
+		Use:   "create --slug S --name N [--logo-url URL] [--brand-color #rrggbb] [--require-mfa]",
 		Short: "Create an organization",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -30,15 +31,64 @@ func (a *app) orgsCreateCommand() *cobra.Command {
 				return err
 			}
 			defer done()
-			o, err := dir.CreateOrganization(cmd.Context(), slug, name)
+			o, err := dir.CreateOrganizationWith(cmd.Context(), n)
 			if err != nil {
 				return err
 			}
-			return a.print(orgView(o), fmt.Sprintf("created organization %s (%s)", o.ID, o.Slug))
+			return a.print(admin.OrgView(o), fmt.Sprintf("created organization %s (%s)", o.ID, o.Slug))
 		},
 	}
-	cmd.Flags().StringVar(&slug, "slug", "", "URL-safe identifier: lowercase letters, digits, hyphens (required)")
-	cmd.Flags().StringVar(&name, "name", "", "display name (required)")
+	f := cmd.Flags()
+	f.StringVar(&n.Slug, "slug", "", "URL-safe identifier: lowercase letters, digits, hyphens (required)")
+	f.StringVar(&n.Name, "name", "", "display name (required)")
+	f.StringVar(&n.LogoURL, "logo-url", "", "https URL of the logo shown on sign-in pages")
+	f.StringVar(&n.BrandColor, "brand-color", "", "brand colour as #rrggbb (default Foyer's)")
+	f.BoolVar(&n.RequireMFA, "require-mfa", false, "members must have a second factor to sign in")
+	return cmd
+}
+
+func (a *app) orgsUpdateCommand() *cobra.Command {
+	var name, logoURL, brandColor string
+	var requireMFA bool
+	cmd := &cobra.Command{
+		Use:   "update SLUG-OR-ID [--name N] [--logo-url URL] [--brand-color #rrggbb] [--require-mfa=true|false]",
+		Short: "Change an organization: each flag given replaces that setting; \"\" removes the logo or colour",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch idp.OrgChanges
+			f := cmd.Flags()
+			if f.Changed("name") {
+				ch.Name = &name
+			}
+			if f.Changed("logo-url") {
+				ch.LogoURL = &logoURL
+			}
+			if f.Changed("brand-color") {
+				ch.BrandColor = &brandColor
+			}
+			if f.Changed("require-mfa") {
+				ch.RequireMFA = &requireMFA
+			}
+			if ch == (idp.OrgChanges{}) {
+				return usageError{fmt.Errorf("nothing to change: give at least one of --name, --logo-url, --brand-color, --require-mfa")}
+			}
+			dir, done, err := a.directory(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			o, err := dir.UpdateOrganization(cmd.Context(), args[0], ch)
+			if err != nil {
+				return err
+			}
+			return a.print(admin.OrgView(o), fmt.Sprintf("updated organization %s (%s)", o.ID, o.Slug))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "display name")
+	f.StringVar(&logoURL, "logo-url", "", "https URL of the logo shown on sign-in pages (\"\" for none)")
+	f.StringVar(&brandColor, "brand-color", "", "brand colour as #rrggbb (\"\" for Foyer's)")
+	f.BoolVar(&requireMFA, "require-mfa", false, "members must have a second factor to sign in")
 	return cmd
 }
 
@@ -71,18 +121,6 @@ func (a *app) orgsAddMemberCommand() *cobra.Command {
 	cmd.Flags().StringVar(&email, "email", "", "the user's email (required)")
 	cmd.Flags().StringVar(&role, "role", "", "admin, editor, member or a custom role (required)")
 	return cmd
-}
-
-type organization struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func orgView(o storage.Organization) organization {
-	return organization{ID: o.ID, Slug: o.Slug, Name: o.Name, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 type membership struct {

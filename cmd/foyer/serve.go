@@ -23,6 +23,7 @@ import (
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
+	sso "github.com/foyerdev/foyer/idp/saml"
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/mfa"
 	"github.com/foyerdev/foyer/ratelimit"
@@ -102,6 +103,7 @@ type server struct {
 	limiter         *ratelimit.Limiter
 	signin          *signin.Service
 	mfa             *mfa.Service
+	saml            *sso.Service
 	sessions        *session.Manager
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
@@ -208,6 +210,18 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if err != nil {
 		return nil, err
 	}
+	spSeal, err := keys.NewCipher(deriveKey(key, "foyer saml sp key seal v1"))
+	if err != nil {
+		return nil, err
+	}
+	singleSignOn, err := sso.New(sso.Options{
+		Issuer: cfg.Issuer, Store: store, Sealer: spSeal, Sessions: sessions, Authorizations: provider,
+		Templates: templates.FS, HandleKey: deriveKey(key, "foyer saml handle hmac v1"), Logger: log, Now: now,
+		AllowPrivateMetadata: cfg.Dev,
+	})
+	if err != nil {
+		return nil, err
+	}
 	signIn, err := signin.New(signin.Options{
 		Issuer:         cfg.Issuer,
 		Store:          store,
@@ -215,6 +229,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Authorizations: provider,
 		SecondFactor:   secondFactor,
 		Passkeys:       secondFactor.PasskeysAvailable(),
+		Federation:     singleSignOn,
 		Sessions:       sessions,
 		Limiter:        limiter,
 		Policies:       ratelimit.DefaultPolicies(),
@@ -239,6 +254,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		limiter:         limiter,
 		signin:          signIn,
 		mfa:             secondFactor,
+		saml:            singleSignOn,
 		sessions:        sessions,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
@@ -263,6 +279,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	s.provider.Mount(browser, s.api)
 	s.signin.Mount(browser)
 	s.mfa.Mount(browser)
+	s.saml.Mount(browser)
 	adminAPI, err := newAdminAPI(store, provider, km, key, admin.InvitationOptions{
 		Issuer: cfg.Issuer, Links: signIn, Mailer: mailer, Emails: invitationEmails, TTL: cfg.Invitations.TTL,
 	}, log)
@@ -323,6 +340,7 @@ func (s *server) serve(ctx context.Context, ln, adminLn net.Listener) error {
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
 	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
 	go sweep(background, s.log, "mfa ceremonies", time.Minute, s.mfa.Sweep)
+	go sweep(background, s.log, "saml metadata", time.Minute, s.saml.RefreshMetadata)
 	go sweep(background, s.log, "browser sessions", time.Minute, s.sessions.Sweep)
 
 	errc := make(chan error, len(servers))

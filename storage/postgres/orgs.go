@@ -8,11 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const orgColumns = `id, slug, name, require_mfa, created_at, updated_at`
+const orgColumns = `id, slug, name, logo_url, brand_color, require_mfa, created_at, updated_at`
 
 func scanOrganization(row pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	if err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.RequireMFA, &o.CreatedAt, &o.UpdatedAt); err != nil {
+	if err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.LogoURL, &o.BrandColor, &o.RequireMFA, &o.CreatedAt, &o.UpdatedAt); err != nil {
 		return storage.Organization{}, err
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
@@ -22,10 +22,10 @@ func scanOrganization(row pgx.Row) (storage.Organization, error) {
 // CreateOrganization stores o. ErrAlreadyExists when the ID or slug is taken.
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
 	o, err := scanOrganization(s.q(ctx).QueryRow(ctx, `
-		INSERT INTO organizations (id, slug, name, require_mfa, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO organizations (id, slug, name, logo_url, brand_color, require_mfa, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		RETURNING `+orgColumns,
-		o.ID, o.Slug, o.Name, o.RequireMFA, timestamp(o.CreatedAt), timestamp(o.UpdatedAt)))
+		o.ID, o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, timestamp(o.CreatedAt), timestamp(o.UpdatedAt)))
 	return o, mapError("create organization", err)
 }
 
@@ -47,7 +47,7 @@ func (s *Store) ListOrganizations(ctx context.Context, p storage.Page) ([]storag
 }
 
 // UpdateOrganization locks the row, applies update and writes the slug, name,
-// RequireMFA and UpdatedAt it returns. update may run more than once.
+// LogoURL, BrandColor, RequireMFA and UpdatedAt it returns. update may run more than once.
 func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(storage.Organization) (storage.Organization, error)) (storage.Organization, error) {
 	var out storage.Organization
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -60,10 +60,10 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 			return callbackError{err}
 		}
 		out, err = scanOrganization(tx.QueryRow(ctx, `
-			UPDATE organizations SET slug = $2, name = $3, require_mfa = $4, updated_at = $5
+			UPDATE organizations SET slug = $2, name = $3, logo_url = $4, brand_color = $5, require_mfa = $6, updated_at = $7
 			WHERE id = $1
 			RETURNING `+orgColumns,
-			id, o.Slug, o.Name, o.RequireMFA, timestamp(o.UpdatedAt)))
+			id, o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, timestamp(o.UpdatedAt)))
 		return err
 	})
 	return out, mapError(fmt.Sprintf("update organization %q", id), err)

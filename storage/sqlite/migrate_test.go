@@ -75,8 +75,8 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate() after DownTo(0) error = %v", err)
 	}
-	if report.Version != 12 || len(report.Applied) != 12 {
-		t.Errorf("Migrate() after DownTo(0) = %+v, want the 12 migrations applied", report)
+	if report.Version != 14 || len(report.Applied) != 14 {
+		t.Errorf("Migrate() after DownTo(0) = %+v, want the 14 migrations applied", report)
 	}
 	c := storage.Client{ID: "cli_new", TokenEndpointAuthMethod: "private_key_jwt", RequirePKCE: true, RequirePAR: true,
 		ApplicationType: "native", JWKS: []byte(`{"keys":[]}`)}

@@ -8,19 +8,19 @@ import (
 	"github.com/foyerdev/foyer/storage"
 )
 
-const orgColumns = `id, slug, name, require_mfa, created_at, updated_at`
+const orgColumns = `id, slug, name, logo_url, brand_color, require_mfa, created_at, updated_at`
 
 func scanOrg(row scanner) (storage.Organization, error) {
 	var o storage.Organization
-	err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.RequireMFA, timeColumn{&o.CreatedAt}, timeColumn{&o.UpdatedAt})
+	err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.LogoURL, &o.BrandColor, &o.RequireMFA, timeColumn{&o.CreatedAt}, timeColumn{&o.UpdatedAt})
 	return o, err
 }
 
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
 	o.CreatedAt, o.UpdatedAt = utc(o.CreatedAt), utc(o.UpdatedAt)
 	_, err := s.q(ctx).ExecContext(ctx, `
-		INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		o.ID, o.Slug, o.Name, o.RequireMFA, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
+		INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("create organization %s: %w", o.ID, dbError(err, storage.ErrNotFound))
 	}
@@ -74,8 +74,8 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 			return err
 		}
 		o.ID, o.CreatedAt, o.UpdatedAt = old.ID, old.CreatedAt, utc(o.UpdatedAt)
-		_, err = tx.ExecContext(ctx, `UPDATE organizations SET slug = ?, name = ?, require_mfa = ?, updated_at = ? WHERE id = ?`,
-			o.Slug, o.Name, o.RequireMFA, formatTime(o.UpdatedAt), o.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE organizations SET slug = ?, name = ?, logo_url = ?, brand_color = ?, require_mfa = ?, updated_at = ? WHERE id = ?`,
+			o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, formatTime(o.UpdatedAt), o.ID)
 		return dbError(err, storage.ErrNotFound)
 	})
 	if err != nil {

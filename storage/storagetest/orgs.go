@@ -173,16 +173,22 @@ func testUpdateOrg(t *testing.T, s storage.Store) {
 	checkErr(t, "GetOrganizationBySlug(old slug)", err, storage.ErrNotFound)
 }
 
-// testOrgRequireMFA: RequireMFA is stored by Create and Update and read by
-// Get, GetBySlug and List, in both directions.
+// testOrgRequireMFA: RequireMFA, LogoURL and BrandColor are stored by
+// Create and Update and read by Get, GetBySlug and List, in both directions.
 func testOrgRequireMFA(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	strict := newOrg("strict")
 	strict.RequireMFA = true
+	strict.LogoURL = "https://strict.example/logo.png"
+	strict.BrandColor = "#1a2b3c"
 	strict = createOrg(t, s, strict)
 	lax := createOrg(t, s, newOrg("lax"))
 	if !strict.RequireMFA || lax.RequireMFA {
 		t.Errorf("CreateOrganization() RequireMFA = %t, %t; want true, false", strict.RequireMFA, lax.RequireMFA)
+	}
+	if strict.LogoURL != "https://strict.example/logo.png" || strict.BrandColor != "#1a2b3c" || lax.LogoURL != "" || lax.BrandColor != "" {
+		t.Errorf("CreateOrganization() LogoURL, BrandColor = %q, %q and %q, %q; want the given ones and empty",
+			strict.LogoURL, strict.BrandColor, lax.LogoURL, lax.BrandColor)
 	}
 
 	check := func(call string, want ...storage.Organization) {
@@ -209,27 +215,32 @@ func testOrgRequireMFA(t *testing.T, s storage.Store) {
 	}
 	check("after create", strict, lax)
 
-	flip := func(o storage.Organization) storage.Organization {
+	// flip toggles RequireMFA and swaps in the branding of the other
+	// organization, so both set and cleared values are written.
+	flip := func(o storage.Organization, logoURL, brandColor string) storage.Organization {
 		t.Helper()
-		var seen bool
+		var seen storage.Organization
 		got, err := s.UpdateOrganization(ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
-			seen = o.RequireMFA
+			seen = o
 			o.RequireMFA = !o.RequireMFA
+			o.LogoURL, o.BrandColor = logoURL, brandColor
 			return o, nil
 		})
 		if err != nil {
 			t.Fatalf("UpdateOrganization(%q) error = %v", o.Slug, err)
 		}
-		if seen != o.RequireMFA {
-			t.Errorf("UpdateOrganization(%q) closure got RequireMFA %t, want %t", o.Slug, seen, o.RequireMFA)
+		if seen.RequireMFA != o.RequireMFA || seen.LogoURL != o.LogoURL || seen.BrandColor != o.BrandColor {
+			t.Errorf("UpdateOrganization(%q) closure got RequireMFA, LogoURL, BrandColor = %t, %q, %q; want %t, %q, %q",
+				o.Slug, seen.RequireMFA, seen.LogoURL, seen.BrandColor, o.RequireMFA, o.LogoURL, o.BrandColor)
 		}
 		o.RequireMFA = !o.RequireMFA
+		o.LogoURL, o.BrandColor = logoURL, brandColor
 		if d := diff(o, got); d != "" {
 			t.Errorf("UpdateOrganization(%q) mismatch (-want +got):\n%s", o.Slug, d)
 		}
 		return o
 	}
-	strict, lax = flip(strict), flip(lax)
+	strict, lax = flip(strict, "", ""), flip(lax, "https://lax.example/l.svg", "#ffffff")
 	check("after flipping", strict, lax)
 }
 

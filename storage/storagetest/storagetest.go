@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Invitations", invitationTests()},
 		{"DeviceCodes", deviceCodeTests()},
 		{"MFA", mfaTests()},
+		{"SAML", samlTests()},
 		{"Transactions", transactionTests()},
 		{"Times", []test{{"StoredInUTCMicroseconds", testTimes}}},
 		{"Concurrency", concurrencyTests()},

@@ -1,0 +1,344 @@
+// Package saml makes Foyer a SAML 2.0 service provider for organizations'
+// identity providers (github.com/crewjam/saml): SP-initiated sign-in with
+// a signed AuthnRequest by HTTP-Redirect, the response by HTTP-POST at the
+// assertion consumer service, every check of SECURITY.md's SP section,
+// and just-in-time provisioning into the connection's organization.
+//
+// It starts the browser session itself (amr "ext") and resumes the
+// pending authorization through Authorizations; cmd/foyer wires it to
+// authz and signin, which never import it.
+package saml
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/foyerdev/foyer/session"
+	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
+)
+
+// Store is the slice of storage the service provider uses.
+type Store interface {
+	storage.SAML
+	storage.ExternalIdentities
+	storage.Users
+	storage.Organizations
+	storage.Roles
+	storage.Memberships
+	storage.MFA // for the AuthnRequest state (MFAChallenge: a ceremony)
+	storage.AssertionJTIs
+	storage.Transactions
+}
+
+// Sealer encrypts the service provider's private keys at rest.
+type Sealer interface {
+	Seal(plaintext []byte, context string) []byte
+	Open(sealed []byte, context string) ([]byte, error)
+}
+
+// Authorizations resumes a pending authorization once the person signed
+// in (authz.Provider).
+type Authorizations interface {
+	CompleteLogin(ctx context.Context, id string) (next string, err error)
+}
+
+// Options configure the service provider.
+type Options struct {
+	// Issuer is Foyer's public base URL: entity IDs and ACS URLs start
+	// with it.
+	Issuer         string
+	Store          Store
+	Sealer         Sealer
+	Sessions       *session.Manager
+	Authorizations Authorizations
+	// Templates holds the page templates (templates.FS).
+	Templates fs.FS
+	// HandleKey (32 bytes) keys the hashes of AuthnRequest handles.
+	HandleKey []byte
+	// AllowPrivateMetadata lets metadata URLs reach loopback and private
+	// addresses (development and tests); otherwise an admin-given URL
+	// cannot make Foyer call into its own network (F7, SSRF).
+	AllowPrivateMetadata bool
+	Logger               *slog.Logger
+	Now                  func() time.Time
+}
+
+// Service is the SAML service provider of every connection.
+type Service struct {
+	o         Options
+	errorPage *render.Template[render.ErrorPage]
+}
+
+// New checks the options and parses the error page.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Issuer == "" || o.Store == nil || o.Sealer == nil || o.Sessions == nil || o.Authorizations == nil || o.Templates == nil:
+		return nil, errors.New("saml: Issuer, Store, Sealer, Sessions, Authorizations and Templates are required")
+	case len(o.HandleKey) < 32:
+		return nil, errors.New("saml: HandleKey must be at least 32 bytes")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p, err := render.ParsePage[render.ErrorPage](o.Templates, "error.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{o: o, errorPage: p}, nil
+}
+
+// Mapping is how a connection's attributes and groups become Foyer's.
+// Empty attribute names mean the usual ones (Entra ID's, Okta's, the
+// LDAP names); the NameID is the email when the IdP sends no email.
+type Mapping struct {
+	EmailAttribute     string `json:"email_attribute,omitempty"`
+	FirstNameAttribute string `json:"first_name_attribute,omitempty"`
+	LastNameAttribute  string `json:"last_name_attribute,omitempty"`
+	GroupsAttribute    string `json:"groups_attribute,omitempty"`
+	// GroupRoles gives the organization role of a group; the first rule
+	// whose group the person is in wins. DefaultRole is the role of a
+	// person in none ("member" when empty).
+	GroupRoles  []GroupRole `json:"group_roles,omitempty"`
+	DefaultRole string      `json:"default_role,omitempty"`
+}
+
+// GroupRole maps one IdP group to an organization role.
+type GroupRole struct {
+	Group string `json:"group"`
+	Role  string `json:"role"`
+}
+
+// NewConnection is what an admin gives to create a connection: the IdP's
+// metadata, or the URL it is fetched from.
+type NewConnection struct {
+	OrgID             string
+	Name              string
+	MetadataURL       string
+	Metadata          []byte
+	AllowIDPInitiated bool
+	Mapping           Mapping
+}
+
+// metadataTimeout bounds fetching an IdP's metadata.
+const metadataTimeout = 10 * time.Second
+
+// maxMetadata bounds an IdP's metadata document.
+const maxMetadata = 1 << 20
+
+// CreateConnection checks the IdP's metadata (fetching it when a URL is
+// given), makes the connection's SP key pair, seals the key and stores
+// the connection.
+func (s *Service) CreateConnection(ctx context.Context, in NewConnection) (storage.SAMLConnection, error) {
+	now := s.o.Now()
+	c := storage.SAMLConnection{
+		ID: storage.NewID(storage.PrefixSAMLConnection), OrgID: in.OrgID, Name: strings.TrimSpace(in.Name),
+		MetadataURL: in.MetadataURL, AllowIDPInitiated: in.AllowIDPInitiated, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.Name == "" || len(c.Name) > 100 {
+		return c, &FieldError{Field: "name", Message: "must be 1 to 100 characters"}
+	}
+	md := in.Metadata
+	if c.MetadataURL != "" {
+		if err := checkMetadataURL(c.MetadataURL); err != nil {
+			return c, err
+		}
+		var err error
+		if md, err = s.fetchMetadata(ctx, c.MetadataURL); err != nil {
+			return c, &FieldError{Field: "metadata_url", Message: "could not be read: " + err.Error()}
+		}
+		c.MetadataFetchedAt = now
+	}
+	if _, err := parseIDPMetadata(md); err != nil {
+		return c, &FieldError{Field: "metadata", Message: err.Error()}
+	}
+	c.Metadata = md
+	mapping, err := json.Marshal(in.Mapping)
+	if err != nil {
+		return c, err
+	}
+	c.Mapping = mapping
+	key, cert, err := newSPKeyPair(s.entityID(c.ID), now)
+	if err != nil {
+		return c, err
+	}
+	c.SPKey, c.SPCertificate = s.o.Sealer.Seal(key, sealContext(c.ID)), cert
+	return s.o.Store.CreateSAMLConnection(ctx, c)
+}
+
+// FieldError is bad input about one field, safe to show.
+type FieldError struct{ Field, Message string }
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// FieldMessage makes FieldError readable by the admin API and the CLI.
+func (e *FieldError) FieldMessage() (field, message string) { return e.Field, e.Message }
+
+func sealContext(connectionID string) string { return "foyer saml sp key v1 " + connectionID }
+
+// newSPKeyPair makes an RSA key and a self-signed certificate for it,
+// valid ten years: IdPs pin it from the SP metadata. RSA, because IdPs
+// encrypt assertions to it and most (Entra ID, Okta, crewjam's) encrypt
+// to RSA keys only.
+func newSPKeyPair(entityID string, now time.Time) (keyDER, certDER []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: entityID},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	certDER, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err = x509.MarshalPKCS8PrivateKey(key)
+	return keyDER, certDER, err
+}
+
+// parseIDPMetadata reads an IdP's metadata: exactly one IDPSSODescriptor
+// with a signing certificate and an HTTP-Redirect SSO endpoint. Missing
+// certificates are an error, never "skip verification" (SP-01).
+func parseIDPMetadata(md []byte) (*saml.EntityDescriptor, error) {
+	if len(md) == 0 {
+		return nil, errors.New("is empty")
+	}
+	if len(md) > maxMetadata {
+		return nil, errors.New("is larger than 1 MiB")
+	}
+	if strings.Contains(string(md), "<!DOCTYPE") || strings.Contains(string(md), "<!ENTITY") {
+		return nil, errors.New("has a DOCTYPE or an entity declaration")
+	}
+	ed, err := samlspParseMetadata(md)
+	if err != nil {
+		return nil, fmt.Errorf("is not SAML metadata: %v", err)
+	}
+	if ed.EntityID == "" || len(ed.IDPSSODescriptors) != 1 {
+		return nil, errors.New("must describe one identity provider with an entityID")
+	}
+	idp := ed.IDPSSODescriptors[0]
+	hasCert := false
+	for _, kd := range idp.KeyDescriptors {
+		if (kd.Use == "" || kd.Use == "signing") && len(kd.KeyInfo.X509Data.X509Certificates) > 0 &&
+			strings.TrimSpace(kd.KeyInfo.X509Data.X509Certificates[0].Data) != "" {
+			hasCert = true
+		}
+	}
+	if !hasCert {
+		return nil, errors.New("has no signing certificate")
+	}
+	hasRedirect := false
+	for _, sso := range idp.SingleSignOnServices {
+		hasRedirect = hasRedirect || sso.Binding == saml.HTTPRedirectBinding
+	}
+	if !hasRedirect {
+		return nil, errors.New("has no single sign-on service with the HTTP-Redirect binding")
+	}
+	return ed, nil
+}
+
+// checkMetadataURL wants an https URL (http for loopback only).
+func checkMetadataURL(raw string) error {
+	u, err := url.Parse(raw)
+	bad := &FieldError{Field: "metadata_url", Message: "must be an https URL of the identity provider's metadata"}
+	if err != nil || u.Host == "" || u.User != nil {
+		return bad
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return bad
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+var randReader = rand.Reader
+
+// RouteEmail sends an email of a domain a connection claims, verified,
+// to that connection's sign-in, resuming challenge (signin.Federation).
+func (s *Service) RouteEmail(ctx context.Context, email, challenge string) (string, error) {
+	at := strings.LastIndex(email, "@")
+	if at < 0 {
+		return "", nil
+	}
+	d, err := s.o.Store.GetSAMLDomain(ctx, strings.ToLower(email[at+1:]))
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && d.VerifiedAt.IsZero()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return StartPath(d.ConnectionID, challenge), nil
+}
+
+// metadataRefresh is how old a fetched copy of an IdP's metadata may get.
+const metadataRefresh = time.Hour
+
+// RefreshMetadata fetches the metadata of connections created from a URL
+// once their copy is older than an hour. A failed fetch keeps the last
+// good copy, so signatures are still checked against known certificates,
+// and records the error (F7); it runs in the background, never while
+// someone signs in. It returns how many copies it replaced.
+func (s *Service) RefreshMetadata(ctx context.Context) (int64, error) {
+	conns, err := s.o.Store.ListSAMLConnections(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range conns {
+		if c.MetadataURL == "" || s.o.Now().Sub(c.MetadataFetchedAt) < metadataRefresh {
+			continue
+		}
+		md, err := s.fetchMetadata(ctx, c.MetadataURL)
+		if err == nil {
+			_, err = parseIDPMetadata(md)
+		}
+		now := s.o.Now()
+		_, uerr := s.o.Store.UpdateSAMLConnection(ctx, c.ID, func(c storage.SAMLConnection) (storage.SAMLConnection, error) {
+			c.MetadataFetchedAt, c.UpdatedAt = now, now
+			if err != nil {
+				c.MetadataError = err.Error()
+				return c, nil
+			}
+			c.Metadata, c.MetadataError = md, ""
+			return c, nil
+		})
+		if uerr != nil {
+			return n, uerr
+		}
+		if err != nil {
+			s.o.Logger.WarnContext(ctx, "saml: metadata refresh failed; keeping the last good copy", "connection", c.ID, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,10 @@
+-- An organization's branding on sign-in pages (storage.Organization.LogoURL
+-- and BrandColor). Empty means none: existing organizations keep Foyer's.
+
+-- +goose Up
+ALTER TABLE organizations ADD COLUMN logo_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE organizations ADD COLUMN brand_color TEXT NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE organizations DROP COLUMN brand_color;
+ALTER TABLE organizations DROP COLUMN logo_url;
