@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -27,6 +28,7 @@ type Store interface {
 	storage.Memberships
 	storage.BrowserSessions
 	storage.Invitations
+	storage.SAML
 	storage.Transactions
 	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
 }
@@ -87,6 +89,11 @@ type Options struct {
 	Directory Directory
 	Clients   Clients
 	Keys      Keys
+	// SAML creates and changes SAML connections (saml.go).
+	SAML SAML
+	// LookupTXT reads the TXT records that verify a SAML connection's
+	// domains (default net.DefaultResolver.LookupTXT).
+	LookupTXT LookupTXT
 	// CursorKey (32 bytes, purpose-bound) MACs list cursors so a forged
 	// one is refused (AD-05).
 	CursorKey []byte
@@ -103,18 +110,24 @@ type API struct {
 	dir     Directory
 	clients Clients
 	keys    Keys
-	cursors cursorCodec
-	log     *slog.Logger
-	now     func() time.Time
-	openapi []byte
+	saml    SAML
+	// lookupTXT reads DNS TXT records (domain verification).
+	lookupTXT LookupTXT
+	cursors   cursorCodec
+	log       *slog.Logger
+	now       func() time.Time
+	openapi   []byte
 
 	inviter *Inviter
 }
 
 // New builds the API.
 func New(o Options) (*API, error) {
-	if o.Store == nil || o.Tokens == nil || o.Directory == nil || o.Clients == nil || o.Keys == nil || len(o.CursorKey) < 32 {
-		return nil, errors.New("admin: Store, Tokens, Directory, Clients, Keys and a 32-byte CursorKey are required")
+	if o.Store == nil || o.Tokens == nil || o.Directory == nil || o.Clients == nil || o.Keys == nil || o.SAML == nil || len(o.CursorKey) < 32 {
+		return nil, errors.New("admin: Store, Tokens, Directory, Clients, Keys, SAML and a 32-byte CursorKey are required")
+	}
+	if o.LookupTXT == nil {
+		o.LookupTXT = net.DefaultResolver.LookupTXT
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -122,7 +135,7 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, cursors: cursorCodec{key: o.CursorKey},
+	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, saml: o.SAML, lookupTXT: o.LookupTXT, cursors: cursorCodec{key: o.CursorKey},
 		log: o.Logger, now: o.Now}
 	inviter, err := NewInviter(o.Store, o.Invitations, o.Now)
 	if err != nil {

@@ -137,6 +137,7 @@ func (s *Service) totpConfirm(c *gin.Context) {
 	ctx := c.Request.Context()
 	retry, err := s.checkTOTP(ctx, bs.UserID, c.PostForm("code"), true)
 	if err == nil && retry == 0 {
+		s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn})
 		s.showNewRecoveryCodes(c, bs.UserID, render.RecoveryCodesPage{Next: withQuery(securityPath, "notice", "totp-on")})
 		return
 	}
@@ -145,22 +146,16 @@ func (s *Service) totpConfirm(c *gin.Context) {
 		return
 	}
 	// Show the same secret again with the error: the person has scanned it.
-	f, err := s.o.Store.GetTOTPFactor(ctx, bs.UserID)
-	if err != nil || !f.ConfirmedAt.IsZero() {
-		c.Redirect(http.StatusSeeOther, securityPath)
-		return
-	}
-	secret, err := s.o.Sealer.Open(f.SealedSecret, sealContext(bs.UserID))
-	if err != nil {
-		s.unavailable(c, err)
-		return
-	}
 	u, err := s.o.Store.GetUser(ctx, bs.UserID)
 	if err != nil {
 		s.unavailable(c, err)
 		return
 	}
-	e, err := s.enrolmentOf(u.Email, string(secret))
+	e, err := s.pendingEnrolment(ctx, u)
+	if errors.Is(err, errNoPendingSecret) {
+		c.Redirect(http.StatusSeeOther, securityPath)
+		return
+	}
 	if err != nil {
 		s.unavailable(c, err)
 		return
@@ -191,6 +186,7 @@ func (s *Service) totpDelete(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOff})
 	c.Redirect(http.StatusSeeOther, withQuery(securityPath, "notice", "totp-off"))
 }
 
@@ -217,5 +213,7 @@ func (s *Service) recoveryCodes(c *gin.Context) {
 		s.showSecurity(c, bs, http.StatusConflict, "", "Set up an authenticator app or a passkey first.")
 		return
 	}
-	s.showNewRecoveryCodes(c, bs.UserID, render.RecoveryCodesPage{Next: securityPath})
+	if s.showNewRecoveryCodes(c, bs.UserID, render.RecoveryCodesPage{Next: securityPath}) {
+		s.notify(c.Request.Context(), bs.UserID, render.SignInMethodsChangedEmail{Change: render.RecoveryCodesMade})
+	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
@@ -54,6 +55,11 @@ type Authorizations interface {
 	CompleteLogin(ctx context.Context, id string) (next string, err error)
 }
 
+// Mailer queues an email; it never waits on SMTP (mail.Mailer).
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
 // Options configure the service.
 type Options struct {
 	// Issuer is the public base URL: the WebAuthn origin, and the relying
@@ -76,8 +82,12 @@ type Options struct {
 	RequireMFA bool
 	// Templates holds the page templates (templates.FS).
 	Templates fs.FS
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Mailer and Emails send the notice that a person's second factors
+	// changed (TO-04, TO-06).
+	Mailer Mailer
+	Emails *render.Emails
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service serves the second-factor step and the security settings.
@@ -92,6 +102,8 @@ func New(o Options) (*Service, error) {
 	switch {
 	case o.Issuer == "" || o.Store == nil || o.Sealer == nil || o.Sessions == nil || o.Authorizations == nil || o.Limiter == nil || o.Templates == nil:
 		return nil, errors.New("mfa: Issuer, Store, Sealer, Sessions, Authorizations, Limiter and Templates are required")
+	case o.Mailer == nil || o.Emails == nil:
+		return nil, errors.New("mfa: Mailer and Emails are required: changes of second factors are emailed (TO-04, TO-06)")
 	case len(o.CodeKey) < 32:
 		return nil, errors.New("mfa: CodeKey must be at least 32 bytes")
 	}

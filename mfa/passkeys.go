@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 // Passkeys (WebAuthn), on the browser group; passkey.js drives the
@@ -278,9 +279,8 @@ func (s *Service) register(c *gin.Context) {
 		return
 	}
 	now := s.o.Now()
-	err = s.o.Store.CreatePasskey(ctx, storage.Passkey{
-		ID: cred.ID, UserID: bs.UserID, Name: "Passkey added " + now.UTC().Format("2 Jan 2006"), Data: data, CreatedAt: now,
-	})
+	name := "Passkey added " + now.UTC().Format("2 Jan 2006")
+	err = s.o.Store.CreatePasskey(ctx, storage.Passkey{ID: cred.ID, UserID: bs.UserID, Name: name, Data: data, CreatedAt: now})
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		jsonError(c, http.StatusConflict, "This passkey is already registered.")
 		return
@@ -289,6 +289,7 @@ func (s *Service) register(c *gin.Context) {
 		s.ceremonyFailed(c, err)
 		return
 	}
+	s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.PasskeyAdded, PasskeyName: name})
 	c.JSON(http.StatusOK, gin.H{"redirect": withQuery(securityPath, "notice", "passkey-added")})
 }
 
@@ -526,9 +527,14 @@ func (s *Service) deletePasskey(c *gin.Context) {
 	if !ok || !s.recentOrRefuse(c, bs) {
 		return
 	}
+	ctx := c.Request.Context()
 	id, err := base64.RawURLEncoding.DecodeString(c.PostForm("id"))
+	var name string // for the notice; the store checks whose passkey it is
 	if err == nil {
-		err = s.o.Store.DeletePasskey(c.Request.Context(), bs.UserID, id)
+		if pk, getErr := s.o.Store.GetPasskey(ctx, id); getErr == nil && pk.UserID == bs.UserID {
+			name = pk.Name
+		}
+		err = s.o.Store.DeletePasskey(ctx, bs.UserID, id)
 	}
 	if errors.Is(err, storage.ErrNotFound) || err != nil && !errors.Is(err, storage.ErrUnavailable) {
 		s.showSecurity(c, bs, http.StatusNotFound, "", "That passkey was not found.")
@@ -542,5 +548,6 @@ func (s *Service) deletePasskey(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.PasskeyDeleted, PasskeyName: name})
 	c.Redirect(http.StatusSeeOther, withQuery(securityPath, "notice", "passkey-gone"))
 }

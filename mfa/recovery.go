@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foyerdev/foyer/storage"
+	"github.com/foyerdev/foyer/templates/render"
 )
 
 // Recovery codes stand in for the second factor when the person has lost
@@ -99,5 +100,6 @@ func (s *Service) useRecoveryCode(ctx context.Context, userID, typed string) (re
 	if err := s.o.Limiter.Success(ctx, s.o.Policies.TOTPAccount, userID); err != nil {
 		s.o.Logger.WarnContext(ctx, "clear totp failures", "err", err)
 	}
+	s.notify(ctx, userID, render.SignInMethodsChangedEmail{Change: render.RecoveryCodeUsed, RecoveryCodesLeft: remaining})
 	return remaining, 0, nil
 }

@@ -330,6 +330,7 @@ func (s *Service) enrolPage(c *gin.Context) {
 		retry, err := s.checkTOTP(ctx, ch.UserID, c.PostForm("code"), true)
 		switch {
 		case err == nil && retry == 0:
+			s.notify(ctx, ch.UserID, render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn})
 			s.showNewRecoveryCodes(c, ch.UserID, render.RecoveryCodesPage{Action: enrolPath + "/done"})
 			return
 		case retry > 0:
@@ -341,12 +342,19 @@ func (s *Service) enrolPage(c *gin.Context) {
 			return
 		}
 	}
-	e, err := s.startTOTP(ctx, u)
+	// A wrong code shows the same secret again: the person has scanned it.
+	var e totpEnrolment
+	if c.Request.Method == http.MethodPost {
+		e, err = s.pendingEnrolment(ctx, u)
+	} else {
+		e, err = s.startTOTP(ctx, u)
+	}
 	if err != nil {
 		s.unavailable(c, err)
 		return
 	}
 	d.QR, d.Secret = templateURL(e.QR), e.Secret
+	c.Header("Cache-Control", "no-store")
 	show(s, c, status, s.pages.totpSetup, &d, &d.Page)
 }
 
@@ -369,14 +377,15 @@ func (s *Service) enrolDone(c *gin.Context) {
 }
 
 // showNewRecoveryCodes makes the user a new set of recovery codes and
-// shows them, once.
-func (s *Service) showNewRecoveryCodes(c *gin.Context, userID string, d render.RecoveryCodesPage) {
+// shows them, once; made reports whether the new set replaced the old.
+func (s *Service) showNewRecoveryCodes(c *gin.Context, userID string, d render.RecoveryCodesPage) (made bool) {
 	codes, err := s.replaceRecoveryCodes(c.Request.Context(), userID)
 	if err != nil {
 		s.unavailable(c, err)
-		return
+		return false
 	}
 	d.Codes = codes
 	c.Header("Cache-Control", "no-store")
 	show(s, c, http.StatusOK, s.pages.recoveryCodes, &d, &d.Page)
+	return true
 }

@@ -122,6 +122,25 @@ func (s *Service) startTOTP(ctx context.Context, u storage.User) (totpEnrolment,
 	return e, err
 }
 
+// errNoPendingSecret: the user has no unconfirmed secret to show again.
+var errNoPendingSecret = errors.New("no authenticator app being set up")
+
+// pendingEnrolment shows the user's unconfirmed secret again.
+func (s *Service) pendingEnrolment(ctx context.Context, u storage.User) (totpEnrolment, error) {
+	f, err := s.o.Store.GetTOTPFactor(ctx, u.ID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !f.ConfirmedAt.IsZero()) {
+		return totpEnrolment{}, errNoPendingSecret
+	}
+	if err != nil {
+		return totpEnrolment{}, err
+	}
+	secret, err := s.o.Sealer.Open(f.SealedSecret, sealContext(u.ID))
+	if err != nil {
+		return totpEnrolment{}, err
+	}
+	return s.enrolmentOf(u.Email, string(secret))
+}
+
 // errWrongCode is a code that is not valid now, or was used already.
 var errWrongCode = errors.New("wrong or used code")
 

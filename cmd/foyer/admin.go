@@ -5,25 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/authz"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/idp"
+	sso "github.com/foyerdev/foyer/idp/saml"
 	"github.com/foyerdev/foyer/storage"
 )
 
 // newAdminAPI wires the admin API to the provider's token check and the
 // directory's validation, which admin may not import itself; invitations
-// carry the mailer and the sign-in side's link tokens.
-func newAdminAPI(store storage.Store, provider *authz.Provider, km *keys.Manager, key []byte, invitations admin.InvitationOptions, log *slog.Logger) (*admin.API, error) {
+// carry the mailer and the sign-in side's link tokens; SAML connections
+// are made by the service provider sp, and their domains verified through
+// lookupTXT (nil: the system resolver).
+func newAdminAPI(store storage.Store, provider *authz.Provider, km *keys.Manager, key []byte, invitations admin.InvitationOptions,
+	sp *sso.Service, lookupTXT admin.LookupTXT, log *slog.Logger) (*admin.API, error) {
+	if lookupTXT == nil {
+		lookupTXT = net.DefaultResolver.LookupTXT
+	}
 	return admin.New(admin.Options{
 		Store:     store,
 		Tokens:    adminTokens{provider},
 		Directory: adminDirectory{idp.NewDirectory(idp.Options{Store: store, Logger: log})},
 		Clients:   adminClients{clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)},
 		Keys:      adminKeys{km},
+		SAML:      adminSAML{sp},
+		LookupTXT: lookupTXT,
 		CursorKey: deriveKey(key, "foyer admin cursor hmac v1"),
 		Logger:    log,
 
@@ -132,3 +142,41 @@ func (k adminKeys) Rotate(ctx context.Context, force bool) error {
 }
 
 func (k adminKeys) Revoke(ctx context.Context, kid string) error { return k.m.Revoke(ctx, kid) }
+
+// adminSAML adapts the SAML service provider to admin.SAML; its
+// *saml.FieldError has the FieldMessage method admin reads.
+type adminSAML struct{ s *sso.Service }
+
+func (a adminSAML) Create(ctx context.Context, in admin.NewSAMLConnection) (storage.SAMLConnection, error) {
+	return a.s.CreateConnection(ctx, sso.NewConnection{
+		OrgID: in.OrgID, Name: in.Name, MetadataURL: in.MetadataURL, Metadata: []byte(in.Metadata),
+		AllowIDPInitiated: in.AllowIDPInitiated, Mapping: ssoMapping(in.Mapping),
+	})
+}
+
+func (a adminSAML) Update(ctx context.Context, id string, ch admin.SAMLConnectionChanges) (storage.SAMLConnection, error) {
+	c := sso.ConnectionChanges{Name: ch.Name, AllowIDPInitiated: ch.AllowIDPInitiated, MetadataURL: ch.MetadataURL}
+	if ch.Mapping != nil {
+		m := ssoMapping(*ch.Mapping)
+		c.Mapping = &m
+	}
+	if ch.Metadata != nil {
+		c.Metadata = []byte(*ch.Metadata)
+	}
+	return a.s.UpdateConnection(ctx, id, c)
+}
+
+func (a adminSAML) SP(id string) admin.SAMLServiceProvider {
+	return admin.SAMLServiceProvider{EntityID: a.s.EntityID(id), ACSURL: a.s.ACSURL(id), MetadataURL: a.s.MetadataURL(id)}
+}
+
+func ssoMapping(m admin.SAMLMapping) sso.Mapping {
+	out := sso.Mapping{
+		EmailAttribute: m.EmailAttribute, FirstNameAttribute: m.FirstNameAttribute, LastNameAttribute: m.LastNameAttribute,
+		GroupsAttribute: m.GroupsAttribute, DefaultRole: m.DefaultRole,
+	}
+	for _, gr := range m.GroupRoles {
+		out.GroupRoles = append(out.GroupRoles, sso.GroupRole{Group: gr.Group, Role: gr.Role})
+	}
+	return out
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/idp"
+	ssosaml "github.com/foyerdev/foyer/idp/saml"
 	"github.com/foyerdev/foyer/storage"
 )
 
@@ -478,6 +479,13 @@ func TestAdminMTIsolation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ssoB, err := e.srv.saml.CreateConnection(ctx, ssosaml.NewConnection{OrgID: orgB.ID, Name: "B IdP", Metadata: startSAMLIdP(t).metadata(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.store.AddSAMLDomain(ctx, storage.SAMLDomain{Domain: "b.example", ConnectionID: ssoB.ID, VerificationToken: "t", CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
 			stored, err := e.store.ListSigningKeys(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -535,6 +543,20 @@ func TestAdminMTIsolation(t *testing.T) {
 				{"DELETE", "/organizations/:id/invitations/:invitation_id", b + "/invitations/" + invB.ID, nil, http.StatusNotFound},
 				// B's invitation through A's path is not there either.
 				{"DELETE", "/organizations/:id/invitations/:invitation_id", a + "/invitations/" + invB.ID, nil, http.StatusNotFound},
+				// SAML connections: B's, through B's path and through A's.
+				{"GET", "/organizations/:id/saml-connections", b + "/saml-connections", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/saml-connections", b + "/saml-connections", map[string]any{"name": "Spy", "metadata": "x"}, http.StatusNotFound},
+				{"GET", "/organizations/:id/saml-connections/:connection_id", b + "/saml-connections/" + ssoB.ID, nil, http.StatusNotFound},
+				{"PATCH", "/organizations/:id/saml-connections/:connection_id", b + "/saml-connections/" + ssoB.ID, map[string]any{"name": "X"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/saml-connections/:connection_id", b + "/saml-connections/" + ssoB.ID, nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/saml-connections/:connection_id/domains", b + "/saml-connections/" + ssoB.ID + "/domains", map[string]any{"domain": "spy.example"}, http.StatusNotFound},
+				{"POST", "/organizations/:id/saml-connections/:connection_id/domains/:domain/verify", b + "/saml-connections/" + ssoB.ID + "/domains/b.example/verify", nil, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/saml-connections/:connection_id/domains/:domain", b + "/saml-connections/" + ssoB.ID + "/domains/b.example", nil, http.StatusNotFound},
+				{"GET", "/organizations/:id/saml-connections/:connection_id", a + "/saml-connections/" + ssoB.ID, nil, http.StatusNotFound},
+				{"PATCH", "/organizations/:id/saml-connections/:connection_id", a + "/saml-connections/" + ssoB.ID, map[string]any{"name": "X"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/saml-connections/:connection_id", a + "/saml-connections/" + ssoB.ID, nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/saml-connections/:connection_id/domains", a + "/saml-connections/" + ssoB.ID + "/domains", map[string]any{"domain": "spy.example"}, http.StatusNotFound},
+				{"DELETE", "/organizations/:id/saml-connections/:connection_id/domains/:domain", a + "/saml-connections/" + ssoB.ID + "/domains/b.example", nil, http.StatusNotFound},
 				// The list of organizations holds A only.
 				{"GET", "/organizations", "/organizations", nil, http.StatusOK},
 			}
@@ -575,6 +597,12 @@ func TestAdminMTIsolation(t *testing.T) {
 			}
 			if is, err := e.store.ListInvitations(ctx, orgB.ID); err != nil || len(is) != 1 || !is[0].Pending(time.Now()) || is[0].TokenHash != "hash-of-b" {
 				t.Errorf("B's invitations after the attempts = %+v, %v", is, err)
+			}
+			if c, err := e.store.GetSAMLConnection(ctx, ssoB.ID); err != nil || c.Name != "B IdP" {
+				t.Errorf("B's SAML connection after the attempts = %+v, %v", c, err)
+			}
+			if ds, err := e.store.ListSAMLDomains(ctx, ssoB.ID); err != nil || len(ds) != 1 || ds[0].Domain != "b.example" || !ds[0].VerifiedAt.IsZero() {
+				t.Errorf("B's SAML domains after the attempts = %+v, %v", ds, err)
 			}
 			if ss, err := e.store.ListBrowserSessions(ctx, memberB.ID); err != nil || len(ss) != 1 {
 				t.Errorf("B's member's sessions after the attempts = %v, %v", ss, err)

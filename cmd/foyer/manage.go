@@ -20,8 +20,8 @@ import (
 
 // addManageCommands adds the management commands that work on the
 // database directly: users list/delete, orgs list/members/set-role/
-// remove-member, roles and invitations (create and resend queue the email
-// in the outbox, which the running server's mail worker sends).
+// remove-member, roles, invitations (create and resend queue the email in
+// the outbox, which the running server's mail worker sends) and saml.
 func (a *app) addManageCommands(root *cobra.Command) {
 	for _, c := range root.Commands() {
 		switch c.Name() {
@@ -31,7 +31,7 @@ func (a *app) addManageCommands(root *cobra.Command) {
 			c.AddCommand(a.orgsListCommand(), a.orgsMembersCommand(), a.orgsSetRoleCommand(), a.orgsRemoveMemberCommand())
 		}
 	}
-	root.AddCommand(a.rolesCommand(), a.invitationsCommand())
+	root.AddCommand(a.rolesCommand(), a.invitationsCommand(), a.samlCommand())
 }
 
 // withStore opens the store for a one-shot command and runs fn with it.

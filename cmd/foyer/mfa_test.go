@@ -296,6 +296,9 @@ func TestMFAPolicy(t *testing.T) {
 		t.Errorf("policy: %d sessions before the factor is set up", len(bs))
 	}
 	secret := totpSecretRE.FindStringSubmatch(page)[1]
+	if r := e.post(t, b, "/login/enrol", page, url.Values{"code": {"000000"}}); r.status != http.StatusUnauthorized || !strings.Contains(r.body, secret) {
+		t.Errorf("policy: a wrong first code = %d, want 401 showing the same secret", r.status)
+	}
 	r := e.post(t, b, "/login/enrol", page, url.Values{"code": {totpCode(t, secret, e.clock.Now())}})
 	if r.status != http.StatusOK || len(recoveryCodeRE.FindAllString(r.body, -1)) != 10 {
 		t.Fatalf("policy: first code = %v, want the recovery codes", r)

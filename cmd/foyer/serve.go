@@ -124,6 +124,9 @@ type seams struct {
 	// accounts, when set, wraps the password check the sign-in pages use
 	// (to count the checks).
 	accounts func(signin.Accounts) signin.Accounts
+	// lookupTXT, when set, answers the admin API's DNS TXT lookups
+	// (SAML domain verification).
+	lookupTXT func(ctx context.Context, name string) ([]string, error)
 }
 
 func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, seams seams) (*server, error) {
@@ -205,12 +208,12 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Issuer: cfg.Issuer, RPID: cfg.MFA.RPID, Store: store, Sealer: cipher, Sessions: sessions,
 		Authorizations: provider, Limiter: limiter, Policies: ratelimit.DefaultPolicies(),
 		CodeKey: deriveKey(key, "foyer mfa code hmac v1"), RequireMFA: cfg.MFA.Required,
-		Templates: templates.FS, Logger: log, Now: now,
+		Templates: templates.FS, Mailer: mailer, Emails: emails, Logger: log, Now: now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	spSeal, err := keys.NewCipher(deriveKey(key, "foyer saml sp key seal v1"))
+	spSeal, err := samlSealer(key)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +285,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	s.saml.Mount(browser)
 	adminAPI, err := newAdminAPI(store, provider, km, key, admin.InvitationOptions{
 		Issuer: cfg.Issuer, Links: signIn, Mailer: mailer, Emails: invitationEmails, TTL: cfg.Invitations.TTL,
-	}, log)
+	}, singleSignOn, seams.lookupTXT, log)
 	if err != nil {
 		return nil, err
 	}

@@ -235,6 +235,12 @@ func TestPasskeyChecks(t *testing.T) {
 			if st, out := register(key, ceremony{}); st != http.StatusOK || !strings.Contains(string(out), "passkey-added") {
 				t.Fatalf("registering = %d %s", st, out)
 			}
+			added, err := e.store.GetPasskey(ctx, key.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// TO-04, WA-06: adding a passkey emails the person, with its name.
+			e.checkNotice(t, 1, "TO-04 passkey added", "A passkey, \""+added.Name+"\", was added")
 			if st, out := register(key, ceremony{}); st != http.StatusConflict {
 				t.Errorf("WA-06: the same credential ID again = %d %s, want 409", st, out)
 			}
@@ -305,6 +311,14 @@ func TestPasskeyChecks(t *testing.T) {
 			if err != nil || !pk.CloneWarning {
 				t.Errorf("WA-05: the clone warning is not recorded: %+v, %v", pk, err)
 			}
+
+			// TO-04: deleting the passkey emails the person too.
+			sec := e.fetch(t, b, http.MethodGet, "/account/security", nil)
+			if r := e.post(t, b, "/account/security/passkeys/delete", sec.body,
+				url.Values{"id": {base64.RawURLEncoding.EncodeToString(key.id)}}); r.status != http.StatusSeeOther {
+				t.Fatalf("deleting the passkey = %v", r)
+			}
+			e.checkNotice(t, 2, "TO-04 passkey deleted", "A passkey, \""+added.Name+"\", was deleted")
 
 			// WA-06: adding a passkey needs a sign-in within 10 minutes.
 			e.clock.Advance(5 * time.Minute)

@@ -342,3 +342,83 @@ func (s *Service) RefreshMetadata(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// EntityID is the SP entity ID of connection id (also where its SP
+// metadata is served).
+func (s *Service) EntityID(id string) string { return s.entityID(id) }
+
+// ACSURL is the assertion consumer service URL of connection id.
+func (s *Service) ACSURL(id string) string { return s.acsURL(id) }
+
+// MetadataURL is where connection id's SP metadata is served.
+func (s *Service) MetadataURL(id string) string { return s.entityID(id) }
+
+// ConnectionChanges change a connection; nil keeps a setting. Metadata
+// (the IdP's XML) replaces the metadata and forgets the URL; MetadataURL
+// fetches the metadata from there now and keeps refreshing it.
+type ConnectionChanges struct {
+	Name              *string
+	AllowIDPInitiated *bool
+	Mapping           *Mapping
+	Metadata          []byte
+	MetadataURL       *string
+}
+
+// UpdateConnection applies ch to connection id: metadata is checked (and
+// fetched) as CreateConnection does, before the connection is locked.
+func (s *Service) UpdateConnection(ctx context.Context, id string, ch ConnectionChanges) (storage.SAMLConnection, error) {
+	if ch.Name != nil {
+		if n := strings.TrimSpace(*ch.Name); n == "" || len(n) > 100 {
+			return storage.SAMLConnection{}, &FieldError{Field: "name", Message: "must be 1 to 100 characters"}
+		}
+	}
+	var mapping []byte
+	if ch.Mapping != nil {
+		var err error
+		if mapping, err = json.Marshal(*ch.Mapping); err != nil {
+			return storage.SAMLConnection{}, err
+		}
+	}
+	md := ch.Metadata
+	switch {
+	case ch.Metadata != nil && ch.MetadataURL != nil:
+		return storage.SAMLConnection{}, &FieldError{Field: "metadata", Message: "give metadata or metadata_url, not both"}
+	case ch.MetadataURL != nil:
+		if err := checkMetadataURL(*ch.MetadataURL); err != nil {
+			return storage.SAMLConnection{}, err
+		}
+		var err error
+		if md, err = s.fetchMetadata(ctx, *ch.MetadataURL); err != nil {
+			return storage.SAMLConnection{}, &FieldError{Field: "metadata_url", Message: "could not be read: " + err.Error()}
+		}
+	}
+	if md != nil || ch.MetadataURL != nil {
+		field := "metadata"
+		if ch.MetadataURL != nil {
+			field = "metadata_url"
+		}
+		if _, err := parseIDPMetadata(md); err != nil {
+			return storage.SAMLConnection{}, &FieldError{Field: field, Message: err.Error()}
+		}
+	}
+	now := s.o.Now()
+	return s.o.Store.UpdateSAMLConnection(ctx, id, func(c storage.SAMLConnection) (storage.SAMLConnection, error) {
+		if ch.Name != nil {
+			c.Name = strings.TrimSpace(*ch.Name)
+		}
+		if ch.AllowIDPInitiated != nil {
+			c.AllowIDPInitiated = *ch.AllowIDPInitiated
+		}
+		if mapping != nil {
+			c.Mapping = mapping
+		}
+		switch {
+		case ch.MetadataURL != nil:
+			c.MetadataURL, c.Metadata, c.MetadataFetchedAt, c.MetadataError = *ch.MetadataURL, md, now, ""
+		case md != nil:
+			c.MetadataURL, c.Metadata, c.MetadataFetchedAt, c.MetadataError = "", md, time.Time{}, ""
+		}
+		c.UpdatedAt = now
+		return c, nil
+	})
+}

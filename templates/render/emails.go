@@ -58,9 +58,36 @@ type PasswordChangedEmail struct {
 	ResetLink string
 }
 
+// SignInChange is what changed about how a person signs in.
+type SignInChange string
+
+// The changes SignInMethodsChangedEmail tells of (TO-04, TO-06, WA-06).
+const (
+	TOTPTurnedOn      SignInChange = "totp_on"       // an authenticator app was set up
+	TOTPTurnedOff     SignInChange = "totp_off"      // the authenticator app was turned off
+	PasskeyAdded      SignInChange = "passkey_added" // PasskeyName was added
+	PasskeyDeleted    SignInChange = "passkey_deleted"
+	RecoveryCodeUsed  SignInChange = "recovery_code_used" // RecoveryCodesLeft are left
+	RecoveryCodesMade SignInChange = "recovery_codes_made"
+)
+
+// SignInMethodsChangedEmail tells a person a second factor of theirs
+// changed, so that a change they did not make does not go unnoticed. It
+// never carries a secret or a code.
+type SignInMethodsChangedEmail struct {
+	Email             string       // the account's address
+	Change            SignInChange // what changed
+	PasskeyName       string       // the passkey added or deleted, when known
+	RecoveryCodesLeft int          // unused recovery codes after RecoveryCodeUsed
+	ChangedAt         time.Time    // shown in UTC
+	// SecurityLink is the security page (issuer + "/account/security"),
+	// built from the issuer.
+	SecurityLink string
+}
+
 // Emails holds the parsed email templates. It is safe for concurrent use.
 type Emails struct {
-	verify, magicLink, passwordReset, passwordChanged email
+	verify, magicLink, passwordReset, passwordChanged, signInMethodsChanged email
 }
 
 // email is one email's HTML and text templates, each parsed with its shell.
@@ -97,6 +124,7 @@ func NewEmails(fsys fs.FS) (*Emails, error) {
 		{&e.magicLink, "magic_link", "Your Foyer sign-in link", MagicLinkEmail{}},
 		{&e.passwordReset, "password_reset", "Reset your Foyer password", PasswordResetEmail{}},
 		{&e.passwordChanged, "password_changed", "Your Foyer password was changed", PasswordChangedEmail{}},
+		{&e.signInMethodsChanged, "sign_in_methods_changed", "Your sign-in methods changed", SignInMethodsChangedEmail{}},
 	}
 	htmlLayout, err := htmltemplate.New(emailLayoutHTML).Funcs(htmltemplate.FuncMap(emailFuncs)).ParseFS(fsys, emailLayoutHTML)
 	if err != nil {
@@ -208,6 +236,19 @@ func (e *Emails) PasswordChanged(d PasswordChangedEmail) (Email, error) {
 		}
 	}
 	return e.passwordChanged.render(d)
+}
+
+// SignInMethodsChanged renders the notice that a second factor changed.
+func (e *Emails) SignInMethodsChanged(d SignInMethodsChangedEmail) (Email, error) {
+	switch d.Change {
+	case TOTPTurnedOn, TOTPTurnedOff, PasskeyAdded, PasskeyDeleted, RecoveryCodeUsed, RecoveryCodesMade:
+	default:
+		return Email{}, fmt.Errorf("render email %s: unknown change %q", e.signInMethodsChanged.name, d.Change)
+	}
+	if err := checkLink(d.SecurityLink); err != nil {
+		return Email{}, fmt.Errorf("render email %s: security link: %w", e.signInMethodsChanged.name, err)
+	}
+	return e.signInMethodsChanged.render(d)
 }
 
 // checkLinkEmail checks what every email built around one link needs.

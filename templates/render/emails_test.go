@@ -23,6 +23,7 @@ var emailFiles = []string{
 	"email_magic_link.html", "email_magic_link.txt",
 	"email_password_reset.html", "email_password_reset.txt",
 	"email_password_changed.html", "email_password_changed.txt",
+	"email_sign_in_methods_changed.html", "email_sign_in_methods_changed.txt",
 }
 
 // emailCase renders one email with fixed data.
@@ -53,7 +54,20 @@ func emailCases() []emailCase {
 		{"email_password_changed_no_link", nil, func(e *render.Emails) (render.Email, error) {
 			return e.PasswordChanged(render.PasswordChangedEmail{Email: "ada@example.com", ChangedAt: time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)})
 		}},
+		signInChangeCase("email_sign_in_methods_changed_totp_on", render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn}),
+		signInChangeCase("email_sign_in_methods_changed_totp_off", render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOff}),
+		signInChangeCase("email_sign_in_methods_changed_passkey_added", render.SignInMethodsChangedEmail{Change: render.PasskeyAdded, PasskeyName: "Ada's <laptop>"}),
+		signInChangeCase("email_sign_in_methods_changed_recovery_code_used", render.SignInMethodsChangedEmail{Change: render.RecoveryCodeUsed, RecoveryCodesLeft: 7}),
 	}
+}
+
+// signInChangeCase is a sign-in methods notice (TO-04, TO-06) with d's
+// change and fixed address, time and link.
+func signInChangeCase(name string, d render.SignInMethodsChangedEmail) emailCase {
+	const link = "https://id.example.com/account/security"
+	d.Email, d.SecurityLink = "ada@example.com", link
+	d.ChangedAt = time.Date(2025, 3, 14, 16, 9, 26, 0, time.FixedZone("UTC+1", 3600))
+	return emailCase{name, []string{link}, func(e *render.Emails) (render.Email, error) { return e.SignInMethodsChanged(d) }}
 }
 
 func newEmails(t *testing.T) *render.Emails {
@@ -212,6 +226,53 @@ func TestEmailsRefuseBadLinks(t *testing.T) {
 	}
 	if _, err := e.Verify(render.VerifyEmail{Email: "ada@example.com", Link: "https://id.example.com/v"}); err == nil {
 		t.Error("Verify(no ValidFor) error = nil, want one")
+	}
+	for _, d := range []render.SignInMethodsChangedEmail{
+		{Change: render.TOTPTurnedOn, SecurityLink: "/account/security"},
+		{Change: render.TOTPTurnedOn},
+		{Change: "password_changed", SecurityLink: "https://id.example.com/account/security"},
+	} {
+		if _, err := e.SignInMethodsChanged(d); err == nil {
+			t.Errorf("SignInMethodsChanged(%+v) error = nil, want one", d)
+		}
+	}
+}
+
+// TestSignInMethodsChanged: every change renders in both parts with its
+// own sentence and the time in UTC, and the recovery-code notice says how
+// many codes are left (TO-04, TO-06).
+func TestSignInMethodsChanged(t *testing.T) {
+	e := newEmails(t)
+	at := time.Date(2025, 3, 14, 16, 9, 26, 0, time.FixedZone("UTC+1", 3600))
+	for _, tc := range []struct {
+		d    render.SignInMethodsChangedEmail
+		want string
+	}{
+		{render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn}, "An authenticator app was set up"},
+		{render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOff}, "was turned off"},
+		{render.SignInMethodsChangedEmail{Change: render.PasskeyAdded, PasskeyName: "Work key"}, "Work key"},
+		{render.SignInMethodsChangedEmail{Change: render.PasskeyDeleted, PasskeyName: "Old phone"}, "Old phone"},
+		{render.SignInMethodsChangedEmail{Change: render.PasskeyDeleted}, "A passkey was deleted"},
+		{render.SignInMethodsChangedEmail{Change: render.RecoveryCodeUsed, RecoveryCodesLeft: 1}, "You have 1 unused recovery code left"},
+		{render.SignInMethodsChangedEmail{Change: render.RecoveryCodeUsed}, "You have no unused recovery codes left"},
+		{render.SignInMethodsChangedEmail{Change: render.RecoveryCodesMade}, "The old ones no longer work."},
+	} {
+		d := tc.d
+		d.Email, d.ChangedAt, d.SecurityLink = "ada@example.com", at, "https://id.example.com/account/security"
+		m, err := e.SignInMethodsChanged(d)
+		if err != nil {
+			t.Fatalf("SignInMethodsChanged(%s) error = %v", d.Change, err)
+		}
+		for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+			for _, want := range []string{tc.want, "14 March 2025 at 15:09 UTC", "change your password"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("SignInMethodsChanged(%s) %s part lacks %q:\n%s", d.Change, part, want, body)
+				}
+			}
+		}
+		if m.Subject != "Your sign-in methods changed" {
+			t.Errorf("SignInMethodsChanged(%s) subject = %q", d.Change, m.Subject)
+		}
 	}
 }
 
