@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
+	htmltemplate "html/template"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,8 @@ func startSAMLIdP(t *testing.T) *samlIdP {
 	t.Cleanup(p.srv.Close)
 	p.base = p.srv.URL
 	u, _ := url.Parse(p.base)
-	p.idp, err = samlidp.New(samlidp.Options{URL: *u, Key: key, Signer: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
+	p.idp, err = samlidp.New(samlidp.Options{URL: *u, Key: key, Signer: key, Certificate: cert, Store: &samlidp.MemoryStore{},
+		LoginFormTemplate: idpLoginForm(p.base + "/sso")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +114,19 @@ func (p *samlIdP) metadata(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return []byte(read(t, resp))
+}
+
+// idpLoginForm is samlidp's login form posting back to its SSO endpoint
+// with the request (its default posts to /login, which only starts the
+// IdP's session), with labels a browser test can fill.
+func idpLoginForm(sso string) *htmltemplate.Template {
+	return htmltemplate.Must(htmltemplate.New("idp-login").Parse(`<html><body><p>{{.Toast}}</p>` +
+		`<form method="post" action="` + sso + `">` +
+		`<label for="user">User</label><input id="user" type="text" name="user">` +
+		`<label for="password">Password</label><input id="password" type="password" name="password">` +
+		`<input type="hidden" name="SAMLRequest" value="{{.SAMLRequest}}">` +
+		`<input type="hidden" name="RelayState" value="{{.RelayState}}">` +
+		`<button type="submit" id="idp-login">Log in</button></form></body></html>`))
 }
 
 var (
@@ -176,18 +191,11 @@ func (e *samlEnv) toIdP(t *testing.T, b *http.Client, resp *http.Response, name 
 	if q := resp.Request.URL.Query(); q.Get("Signature") == "" || q.Get("SigAlg") == "" || q.Get("RelayState") == "" {
 		t.Errorf("the AuthnRequest is not signed or carries no RelayState: %s", resp.Request.URL)
 	}
-	sso := resp.Request.URL.String()
 	action, login := idpFields(t, page)
 	login.Set("user", name)
 	login.Set("password", "idp password")
 	resp, err := b.PostForm(action, login)
 	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	// samlidp's login form only starts the IdP session; the request is
-	// then answered when the browser comes back to its SSO URL.
-	if resp, err = b.Get(sso); err != nil {
 		t.Fatal(err)
 	}
 	return idpFields(t, read(t, resp))

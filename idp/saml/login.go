@@ -54,6 +54,7 @@ func (s *Service) Mount(r gin.IRouter) {
 	r.GET("/sso/:id/metadata", s.metadata)
 	r.GET("/sso/:id/start", s.start)
 	r.POST("/sso/:id/acs", s.acs)
+	r.POST("/sso/:id/confirm", s.confirm)
 }
 
 func (s *Service) entityID(connectionID string) string {
@@ -328,6 +329,10 @@ func (s *Service) acs(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	if state.RequestID == "" {
+		s.confirmIDPInitiated(c, conn, assertion)
+		return
+	}
 	userID, err := s.provision(ctx, conn, assertion)
 	var fe *FieldError
 	if errors.As(err, &fe) {
@@ -432,14 +437,31 @@ func (a attributes) all(names ...string) []string {
 // brings their membership in the connection's organization up to date
 // with the mapped role.
 func (s *Service) provision(ctx context.Context, conn storage.SAMLConnection, a *saml.Assertion) (string, error) {
+	p, err := personOf(conn, a)
+	if err != nil {
+		return "", err
+	}
+	return s.provisionPerson(ctx, conn, p)
+}
+
+// person is what an assertion says about who signed in, read through the
+// connection's mapping.
+type person struct {
+	Subject string `json:"subject"`
+	Email   string `json:"email"`
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+}
+
+func personOf(conn storage.SAMLConnection, a *saml.Assertion) (person, error) {
 	if a.Subject == nil || a.Subject.NameID == nil || strings.TrimSpace(a.Subject.NameID.Value) == "" {
-		return "", &FieldError{Field: "subject", Message: "the assertion names no subject"}
+		return person{}, &FieldError{Field: "subject", Message: "the assertion names no subject"}
 	}
 	subject := a.Subject.NameID.Value // the full text (SP-04)
 	var m Mapping
 	if len(conn.Mapping) > 0 {
 		if err := json.Unmarshal(conn.Mapping, &m); err != nil {
-			return "", err
+			return person{}, err
 		}
 	}
 	attrs := attributesOf(a)
@@ -461,7 +483,12 @@ func (s *Service) provision(ctx context.Context, conn storage.SAMLConnection, a 
 			break
 		}
 	}
+	return person{Subject: subject, Email: email, Name: name, Role: role}, nil
+}
 
+// provisionPerson finds or provisions p (see provision).
+func (s *Service) provisionPerson(ctx context.Context, conn storage.SAMLConnection, p person) (string, error) {
+	subject, email, name, role := p.Subject, p.Email, p.Name, p.Role
 	now := s.o.Now()
 	var userID string
 	err := s.inTx(ctx, func(ctx context.Context) error {
@@ -491,7 +518,8 @@ func (s *Service) provision(ctx context.Context, conn storage.SAMLConnection, a 
 
 // linkOrCreate is the first sign-in of a subject: the address must be of
 // a domain this connection claims and verified; an account with it is
-// linked, or one is made, its address verified by the IdP of its domain.
+// linked when its address was verified (MT-06), or one is made, its
+// address verified by the IdP of its domain.
 func (s *Service) linkOrCreate(ctx context.Context, conn storage.SAMLConnection, email, name string, now time.Time) (string, error) {
 	addr, err := mail.ParseAddress(email)
 	if email == "" || err != nil || addr.Address != email {
@@ -506,6 +534,11 @@ func (s *Service) linkOrCreate(ctx context.Context, conn storage.SAMLConnection,
 		return "", err
 	}
 	u, err := s.o.Store.GetUserByEmail(ctx, email)
+	if err == nil && !u.EmailVerified {
+		// MT-06: whoever registered an address they never verified may
+		// not be its owner; linking would hand them the IdP's account.
+		return "", &FieldError{Field: "email", Message: "an account with this address exists but its address was never verified; sign in to it and verify the address first"}
+	}
 	if err == nil {
 		return u.ID, nil
 	}
@@ -585,20 +618,24 @@ func newHandle() string {
 // over http (development, tests on one host) Lax, which same-site posts
 // carry.
 func (s *Service) setRelayCookie(c *gin.Context, value string, maxAge int) {
+	s.setCookieNamed(c, relayCookie, value, maxAge)
+}
+
+func (s *Service) relayCookie(c *gin.Context) string { return s.cookieNamed(c, relayCookie) }
+
+func (s *Service) setCookieNamed(c *gin.Context, name, value string, maxAge int) {
 	secure := strings.HasPrefix(s.o.Issuer, "https://")
 	same := http.SameSiteLaxMode
-	name := relayCookie
 	if secure {
-		same, name = http.SameSiteNoneMode, "__Host-"+relayCookie
+		same, name = http.SameSiteNoneMode, "__Host-"+name
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: secure, SameSite: same})
 }
 
-func (s *Service) relayCookie(c *gin.Context) string {
-	name := relayCookie
+func (s *Service) cookieNamed(c *gin.Context, name string) string {
 	if strings.HasPrefix(s.o.Issuer, "https://") {
-		name = "__Host-" + relayCookie
+		name = "__Host-" + name
 	}
 	v, _ := c.Cookie(name)
 	return v
@@ -620,4 +657,91 @@ func (s *Service) unavailable(c *gin.Context, err error) {
 	s.o.Logger.ErrorContext(c.Request.Context(), "saml request failed", "err", err)
 	c.Header("Retry-After", "5")
 	s.page(c, http.StatusServiceUnavailable, "Try again shortly", "Foyer could not complete this request. Please try again in a moment.", "", "")
+}
+
+// An IdP-initiated response answers no request of this browser, so anyone
+// could post one, of their own account, into a victim's browser (login
+// CSRF). It is accepted only on connections that enable it, and then only
+// after the person confirms, with this browser's CSRF token, which
+// account they are signing in as (SP-12).
+
+const (
+	purposeIDPInitiated = "saml_idp_initiated"
+	confirmCookie       = "foyer_saml_confirm"
+)
+
+func (s *Service) confirmIDPInitiated(c *gin.Context, conn storage.SAMLConnection, a *saml.Assertion) {
+	ctx := c.Request.Context()
+	p, err := personOf(conn, a)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		s.refuse(c, conn, fe.Message, nil)
+		return
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	handle, now := newHandle(), s.o.Now()
+	if err := s.o.Store.CreateMFAChallenge(ctx, storage.MFAChallenge{
+		ID: s.handleHashLabel(purposeIDPInitiated, handle), Purpose: purposeIDPInitiated, Data: data,
+		CreatedAt: now, ExpiresAt: now.Add(authnTTL),
+	}); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	s.setCookieNamed(c, confirmCookie, handle, int(authnTTL/time.Second))
+	d := render.SSOConfirmPage{Action: "/sso/" + conn.ID + "/confirm", ConnectionName: conn.Name, Email: p.Email}
+	d.Page.CSRFToken = s.o.Sessions.CSRFToken(c)
+	err = render.Write(c.Writer, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
+		d.Page.Nonce = nonce
+		return s.confirmPage.Execute(buf, d)
+	})
+	if err != nil {
+		s.o.Logger.ErrorContext(ctx, "render page", "err", err)
+	}
+}
+
+// confirm finishes an IdP-initiated sign-in the person confirmed.
+func (s *Service) confirm(c *gin.Context) {
+	ctx := c.Request.Context()
+	conn, ok := s.connection(c)
+	if !ok {
+		return
+	}
+	if !s.o.Sessions.CheckCSRF(c) {
+		s.page(c, http.StatusForbidden, "Please try again", "This form expired. Go back and try again.", "/login", "Sign in")
+		return
+	}
+	handle := s.cookieNamed(c, confirmCookie)
+	s.setCookieNamed(c, confirmCookie, "", -1)
+	var p person
+	ch, err := s.o.Store.TakeMFAChallenge(ctx, s.handleHashLabel(purposeIDPInitiated, handle), purposeIDPInitiated, s.o.Now())
+	if err == nil {
+		err = json.Unmarshal(ch.Data, &p)
+	}
+	if errors.Is(err, storage.ErrNotFound) || handle == "" {
+		s.refuse(c, conn, "the sign-in expired or was already used", nil)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	userID, err := s.provisionPerson(ctx, conn, p)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		s.refuse(c, conn, fe.Message, nil)
+		return
+	}
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	if _, err := s.o.Sessions.Start(c, userID, []string{"ext"}); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/account")
 }

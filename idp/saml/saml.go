@@ -80,8 +80,9 @@ type Options struct {
 
 // Service is the SAML service provider of every connection.
 type Service struct {
-	o         Options
-	errorPage *render.Template[render.ErrorPage]
+	o           Options
+	errorPage   *render.Template[render.ErrorPage]
+	confirmPage *render.Template[render.SSOConfirmPage]
 }
 
 // New checks the options and parses the error page.
@@ -102,7 +103,11 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{o: o, errorPage: p}, nil
+	confirm, err := render.ParsePage[render.SSOConfirmPage](o.Templates, "sso_confirm.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{o: o, errorPage: p, confirmPage: confirm}, nil
 }
 
 // Mapping is how a connection's attributes and groups become Foyer's.

@@ -76,3 +76,14 @@ type SecurityPage struct {
 	Notice string
 	Error  string
 }
+
+// SSOConfirmPage asks a person whose identity provider started a sign-in
+// on its own (IdP-initiated SAML) to confirm it, so that a response posted
+// by someone else cannot sign them in unawares. It posts csrf_token to
+// Action.
+type SSOConfirmPage struct {
+	Page
+	Action         string
+	ConnectionName string
+	Email          string
+}
