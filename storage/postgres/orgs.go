@@ -72,6 +72,19 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 // DeleteOrganization removes the organization; the database cascades to its
 // memberships and custom roles.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete organization %q", id),
-		`DELETE FROM organizations WHERE id = $1`, id)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// External identities have no foreign key to their connection
+		// (upstream connections share the table): the organization's SAML
+		// connections' go with it here.
+		if _, err := tx.Exec(ctx, `DELETE FROM external_identities
+			WHERE connection_id IN (SELECT id FROM saml_connections WHERE org_id = $1)`, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	return mapDeleteError(fmt.Sprintf("delete organization %q", id), err)
 }

@@ -87,7 +87,17 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 // DeleteOrganization deletes the organization; the foreign keys cascade to
 // its memberships and custom roles in the same statement.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM organizations WHERE id = ?`, id); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// External identities have no foreign key to their connection
+		// (upstream connections share the table): the organization's SAML
+		// connections' go with it here.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM external_identities
+			WHERE connection_id IN (SELECT id FROM saml_connections WHERE org_id = ?)`, id); err != nil {
+			return dbError(err, storage.ErrConflict)
+		}
+		return deleteOne(ctx, tx, `DELETE FROM organizations WHERE id = ?`, id)
+	})
+	if err != nil {
 		return fmt.Errorf("delete organization %s: %w", id, err)
 	}
 	return nil

@@ -349,7 +349,8 @@ func testDeleteSAMLConnection(t *testing.T, s storage.Store) {
 }
 
 // testDeleteOrgRemovesSAMLConnections: deleting an organization removes its
-// connections with their domains, and no other organization's.
+// connections with their domains and the identities people have at them,
+// and no other organization's.
 func testDeleteOrgRemovesSAMLConnections(t *testing.T, s storage.Store) {
 	acme := createOrg(t, s, newOrg("acme"))
 	globex := createOrg(t, s, newOrg("globex"))
@@ -357,6 +358,9 @@ func testDeleteOrgRemovesSAMLConnections(t *testing.T, s storage.Store) {
 	goneDomain := addSAMLDomain(t, s, newSAMLDomain("acme.example", gone.ID, 0))
 	kept := createSAMLConnection(t, s, newSAMLConnection(globex.ID, 1))
 	keptDomain := addSAMLDomain(t, s, newSAMLDomain("globex.example", kept.ID, 0))
+	alice := createUser(t, s, newUser("alice@example.com"))
+	createExternalIdentity(t, s, newExternalIdentity(gone.ID, alice.ID, 0))
+	keptIdentity := createExternalIdentity(t, s, newExternalIdentity(kept.ID, alice.ID, 1))
 
 	if err := s.DeleteOrganization(t.Context(), acme.ID); err != nil {
 		t.Fatalf("DeleteOrganization() error = %v", err)
@@ -365,6 +369,7 @@ func testDeleteOrgRemovesSAMLConnections(t *testing.T, s storage.Store) {
 	checkSAMLDomainGone(t, s, "domain of a deleted organization", goneDomain.Domain)
 	checkSAMLConnections(t, s, "every organization", "", []storage.SAMLConnection{kept})
 	checkSAMLDomain(t, s, "domain of another organization", keptDomain)
+	checkExternalIdentities(t, s, "identities after the organization went", alice.ID, []storage.ExternalIdentity{keptIdentity})
 }
 
 // newSAMLDomain returns an unverified claim of domain by the connection,
