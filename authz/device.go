@@ -45,6 +45,10 @@ type DeviceOptions struct {
 	Limiter       *ratelimit.Limiter
 	SessionPolicy ratelimit.Policy
 	IPPolicy      ratelimit.Policy
+	// RequestIPPolicy limits device authorization requests per client
+	// IP: anyone may ask with a public client's ID, and each request
+	// stores a device code. Required.
+	RequestIPPolicy ratelimit.Policy
 	// CodeTTL is how long a device code works (default 10 minutes, at most
 	// 15: DV-02). Interval is the least time between polls (default 5 s).
 	CodeTTL  time.Duration
@@ -82,7 +86,7 @@ func (o *DeviceOptions) defaults() error {
 	if o.Limiter == nil {
 		return errors.New("authz: Device.Limiter is required")
 	}
-	if err := errors.Join(o.SessionPolicy.Validate(), o.IPPolicy.Validate()); err != nil {
+	if err := errors.Join(o.SessionPolicy.Validate(), o.IPPolicy.Validate(), o.RequestIPPolicy.Validate()); err != nil {
 		return fmt.Errorf("authz: device policies: %w", err)
 	}
 	if o.CodeTTL == 0 {
@@ -190,17 +194,29 @@ func (p *Provider) deviceAuthorization(c *gin.Context) {
 			return
 		}
 	}
+	d, err := p.opts.Device.Limiter.Allow(ctx, p.opts.Device.RequestIPPolicy, ratelimit.IPKey(c.ClientIP()))
+	if err != nil {
+		p.writeAccessError(c, nil, err)
+		return
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", fmt.Sprint(int((d.RetryAfter+time.Second-1)/time.Second)))
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusTooManyRequests, gin.H{"error": "temporarily_unavailable",
+			"error_description": "Too many device authorization requests from this address. Retry later."})
+		return
+	}
 	deviceCode := randomToken() // 256 bits (DV-03)
 	now := p.now()
-	d := storage.DeviceCode{
+	dc := storage.DeviceCode{
 		DeviceCodeHash: hashHandle(deviceCode), ClientID: cl.ID, Scopes: scopes, Status: storage.DevicePending,
 		Interval: p.opts.Device.Interval, CreatedAt: now, ExpiresAt: now.Add(p.opts.Device.CodeTTL),
 	}
 	var userCode string
 	for range 3 { // a collision of user codes is rare; draw again
 		userCode = newUserCode()
-		d.UserCodeHash = p.userCodeHash(userCode)
-		if err = p.store.CreateDeviceCode(ctx, d); !errors.Is(err, storage.ErrAlreadyExists) {
+		dc.UserCodeHash = p.userCodeHash(userCode)
+		if err = p.store.CreateDeviceCode(ctx, dc); !errors.Is(err, storage.ErrAlreadyExists) {
 			break
 		}
 	}

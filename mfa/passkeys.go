@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -298,6 +300,17 @@ func (s *Service) register(c *gin.Context) {
 // the only factor (WA-03).
 func (s *Service) loginOptions(c *gin.Context) {
 	if !s.ready(c, false) {
+		return
+	}
+	// Anyone may ask, and each asking stores a challenge.
+	d, err := s.o.Limiter.Allow(c.Request.Context(), s.o.Policies.PasskeyOptionsIP, ratelimit.IPKey(c.ClientIP()))
+	if err != nil {
+		s.ceremonyFailed(c, err)
+		return
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		jsonError(c, http.StatusTooManyRequests, "Too many sign-in attempts from your network. Try again later.")
 		return
 	}
 	assertion, sd, err := s.wa.w.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))

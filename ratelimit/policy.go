@@ -122,6 +122,11 @@ type Policies struct {
 	// per sign-in attempt (TO-02).
 	TOTPAccount Lockout
 	TOTPLogin   Policy
+	// DeviceAuthorizationIP and PasskeyOptionsIP: requests per client IP
+	// that anyone may make and that each store a row (a device code; a
+	// passkey challenge), so a flood cannot fill the database.
+	DeviceAuthorizationIP Policy
+	PasskeyOptionsIP      Policy
 }
 
 // DefaultPolicies returns the recommended limits:
@@ -136,6 +141,8 @@ type Policies struct {
 //   - TOTPAccount: 5 free attempts, then 30s doubling to 15min; the 20th
 //     consecutive failure locks for 1h; forgotten after 24h.
 //   - TOTPLogin: 5 per sign-in attempt (10min).
+//   - DeviceAuthorizationIP: 60 per 15min; PasskeyOptionsIP: 300 per
+//     15min (a sign-in page asks once per view, for autofill).
 func DefaultPolicies() Policies {
 	const quarter = 15 * time.Minute
 	return Policies{
@@ -148,6 +155,8 @@ func DefaultPolicies() Policies {
 		DeviceCodeIP:      Policy{Name: "device:ip", Limit: 20, Window: quarter},
 		TOTPAccount: Lockout{Name: "totp:acct", Free: 5, Delay: 30 * time.Second, MaxDelay: quarter,
 			HardLockAt: 20, HardLock: time.Hour, ForgetAfter: 24 * time.Hour},
-		TOTPLogin: Policy{Name: "totp:login", Limit: 5, Window: 10 * time.Minute},
+		TOTPLogin:             Policy{Name: "totp:login", Limit: 5, Window: 10 * time.Minute},
+		DeviceAuthorizationIP: Policy{Name: "device-authz:ip", Limit: 60, Window: quarter},
+		PasskeyOptionsIP:      Policy{Name: "passkey-options:ip", Limit: 300, Window: quarter},
 	}
 }

@@ -30,6 +30,7 @@ func TestDefaultPoliciesValid(t *testing.T) {
 	for _, err := range []error{
 		p.PasswordAccount.Validate(), p.PasswordIP.Validate(), p.EmailAddress.Validate(), p.EmailIP.Validate(),
 		p.DeviceCodeSession.Validate(), p.DeviceCodeIP.Validate(), p.TOTPAccount.Validate(), p.TOTPLogin.Validate(),
+		p.DeviceAuthorizationIP.Validate(), p.PasskeyOptionsIP.Validate(),
 	} {
 		if err != nil {
 			t.Errorf("DefaultPolicies(): %v", err)
@@ -37,7 +38,8 @@ func TestDefaultPoliciesValid(t *testing.T) {
 	}
 	names := map[string]bool{}
 	for _, name := range []string{p.PasswordAccount.Name, p.PasswordIP.Name, p.EmailAddress.Name, p.EmailIP.Name,
-		p.DeviceCodeSession.Name, p.DeviceCodeIP.Name, p.TOTPAccount.Name, p.TOTPLogin.Name} {
+		p.DeviceCodeSession.Name, p.DeviceCodeIP.Name, p.TOTPAccount.Name, p.TOTPLogin.Name,
+		p.DeviceAuthorizationIP.Name, p.PasskeyOptionsIP.Name} {
 		if names[name] {
 			t.Errorf("DefaultPolicies(): two policies named %q would share counters", name)
 		}

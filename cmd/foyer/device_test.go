@@ -437,3 +437,24 @@ func TestDeviceRequiresOrganization(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDeviceAuthorizationFlood: anyone may ask for device codes with a
+// public client's ID, and each asking stores one, so one address gets 60
+// in 15 minutes; then 429 with Retry-After, and nothing more is stored.
+func TestDeviceAuthorizationFlood(t *testing.T) {
+	e := newDeviceEnv(t, "embedded")
+	for i := range 60 {
+		if st, out := e.deviceAuthorization(t, e.cli.ClientID, "", "openid"); st != http.StatusOK {
+			t.Fatalf("request %d = %d %v", i+1, st, out)
+		}
+	}
+	form := url.Values{"client_id": {e.cli.ClientID}, "scope": {"openid"}}
+	resp, err := http.PostForm(e.issuer+"/oauth2/device_authorization", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := read(t, resp)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "temporarily_unavailable") {
+		t.Errorf("the 61st request = %d (Retry-After %q): %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}

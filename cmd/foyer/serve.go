@@ -193,6 +193,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Sessions:         sessions,
 		Device: authz.DeviceOptions{
 			Limiter: limiter, SessionPolicy: ratelimit.DefaultPolicies().DeviceCodeSession, IPPolicy: ratelimit.DefaultPolicies().DeviceCodeIP,
+			RequestIPPolicy: ratelimit.DefaultPolicies().DeviceAuthorizationIP,
 		},
 		Logger: log,
 		Now:    now,

@@ -360,3 +360,20 @@ func TestSecondFactorIsNotASession(t *testing.T) {
 		t.Errorf("SC-09: an authorization with only the password ended at %s, want the sign-in page", resp.Request.URL)
 	}
 }
+
+// TestPasskeyOptionsFlood: passwordless options are free to ask for and
+// each stores a challenge, so one address gets 300 in 15 minutes (a
+// sign-in page asks once per view), then 429.
+func TestPasskeyOptionsFlood(t *testing.T) {
+	e := newSigninEnvAt(t, "embedded", "localhost")
+	b := newBrowser(t)
+	csrf := e.csrfOf(t, b, "/login")
+	for i := range 300 {
+		if st, out := e.passkeyCall(t, b, "/mfa/passkey/login/options", csrf, nil); st != http.StatusOK {
+			t.Fatalf("request %d = %d %s", i+1, st, out)
+		}
+	}
+	if st, out := e.passkeyCall(t, b, "/mfa/passkey/login/options", csrf, nil); st != http.StatusTooManyRequests {
+		t.Errorf("the 301st request = %d %s, want 429", st, out)
+	}
+}
