@@ -69,7 +69,7 @@ func (s *Service) showSecurity(c *gin.Context, bs *storage.BrowserSession, statu
 		s.unavailable(c, err)
 		return
 	}
-	d := render.SecurityPage{Email: u.Email, TOTP: f.totp, RecoveryCodes: f.recovery, Recent: s.isRecent(bs), PasskeysAvailable: s.wa != nil,
+	d := render.SecurityPage{Email: u.Email, TOTP: f.totp, RecoveryCodes: f.recovery, PasskeysAvailable: s.wa != nil,
 		Notice: notices[notice], Error: problem}
 	for _, p := range pks {
 		v := render.Passkey{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name,

@@ -1,10 +1,8 @@
 package mfa
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,23 +30,18 @@ func parsePages(fsys fs.FS) (*pages, error) {
 
 // show renders a page with this browser's CSRF token.
 func show[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
-	showWith(render.Write, s, c, status, t, data, p)
+	showPage(s, c, status, false, t, data, p)
 }
 
-// showScripted is show for pages with a passkey button: their script runs
+// showScripted is show for a page with a passkey button, whose script runs
 // by nonce (render.WriteWithScript).
 func showScripted[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
-	showWith(render.WriteWithScript, s, c, status, t, data, p)
+	showPage(s, c, status, true, t, data, p)
 }
 
-func showWith[T any](write func(http.ResponseWriter, int, func(string, *bytes.Buffer) error) error,
-	s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
+func showPage[T any](s *Service, c *gin.Context, status int, scripted bool, t *render.Template[T], data *T, p *render.Page) {
 	p.CSRFToken = s.o.Sessions.CSRFToken(c)
-	err := write(c.Writer, status, func(nonce string, buf *bytes.Buffer) error {
-		p.Nonce = nonce
-		return t.Execute(buf, *data)
-	})
-	if err != nil {
+	if err := render.WritePage(c.Writer, status, scripted, t, data, p); err != nil {
 		s.o.Logger.ErrorContext(c.Request.Context(), "render page", "err", err)
 	}
 }

@@ -487,12 +487,7 @@ func (s *Service) secondFactorPasskey(c *gin.Context) {
 
 // pendingForJSON is loadPending for the passkey's JSON requests.
 func (s *Service) pendingForJSON(c *gin.Context) (storage.MFAChallenge, bool) {
-	handle := s.cookie(c, pendingCookie)
-	if handle == "" || len(handle) > 64 {
-		jsonError(c, http.StatusBadRequest, "This sign-in has expired. Sign in again.")
-		return storage.MFAChallenge{}, false
-	}
-	ch, err := s.o.Store.GetMFAChallenge(c.Request.Context(), s.keyedHash(purposeSignIn, handle), purposeSignIn, s.o.Now())
+	ch, err := s.pendingChallenge(c)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			jsonError(c, http.StatusBadRequest, "This sign-in has expired. Sign in again.")

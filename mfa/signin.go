@@ -140,12 +140,7 @@ func (s *Service) required(ctx context.Context, userID string) (bool, error) {
 // answer (it expired, or there is none) has been written.
 func (s *Service) loadPending(c *gin.Context) (storage.MFAChallenge, pending, bool) {
 	var p pending
-	handle := s.cookie(c, pendingCookie)
-	if handle == "" || len(handle) > 64 {
-		s.expired(c)
-		return storage.MFAChallenge{}, p, false
-	}
-	ch, err := s.o.Store.GetMFAChallenge(c.Request.Context(), s.keyedHash(purposeSignIn, handle), purposeSignIn, s.o.Now())
+	ch, err := s.pendingChallenge(c)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.expired(c)
 		return ch, p, false
@@ -158,6 +153,16 @@ func (s *Service) loadPending(c *gin.Context) (storage.MFAChallenge, pending, bo
 		return ch, p, false
 	}
 	return ch, p, true
+}
+
+// pendingChallenge reads the pending sign-in whose handle this browser's
+// cookie holds; storage.ErrNotFound when there is none or it expired.
+func (s *Service) pendingChallenge(c *gin.Context) (storage.MFAChallenge, error) {
+	handle := s.cookie(c, pendingCookie)
+	if handle == "" || len(handle) > 64 {
+		return storage.MFAChallenge{}, storage.ErrNotFound
+	}
+	return s.o.Store.GetMFAChallenge(c.Request.Context(), s.keyedHash(purposeSignIn, handle), purposeSignIn, s.o.Now())
 }
 
 func (s *Service) expired(c *gin.Context) {

@@ -31,7 +31,6 @@ const (
 // image (a data: URL) and as text.
 type totpEnrolment struct {
 	Secret string
-	URI    string
 	QR     string // data:image/png;base64,…
 }
 
@@ -73,7 +72,7 @@ func enrolmentOf(key *otp.Key) (totpEnrolment, error) {
 	if err := png.Encode(&buf, img); err != nil {
 		return totpEnrolment{}, err
 	}
-	return totpEnrolment{Secret: key.Secret(), URI: key.URL(),
+	return totpEnrolment{Secret: key.Secret(),
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 

@@ -1,7 +1,6 @@
 package signin
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -48,23 +47,18 @@ func parseLoginPages(fsys fs.FS) (*loginPages, error) {
 // browser's CSRF token and the response's CSP nonce. A page that fails to
 // render is a bug in a template; render.Write answers 500 without details.
 func show[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
-	showWith(render.Write, s, c, status, t, data, p)
+	showPage(s, c, status, false, t, data, p)
 }
 
 // showScripted is show for a page with a passkey button, whose script runs
 // by nonce (render.WriteWithScript).
 func showScripted[T any](s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
-	showWith(render.WriteWithScript, s, c, status, t, data, p)
+	showPage(s, c, status, true, t, data, p)
 }
 
-func showWith[T any](write func(http.ResponseWriter, int, func(string, *bytes.Buffer) error) error,
-	s *Service, c *gin.Context, status int, t *render.Template[T], data *T, p *render.Page) {
+func showPage[T any](s *Service, c *gin.Context, status int, scripted bool, t *render.Template[T], data *T, p *render.Page) {
 	p.CSRFToken = s.o.Sessions.CSRFToken(c)
-	err := write(c.Writer, status, func(nonce string, buf *bytes.Buffer) error {
-		p.Nonce = nonce
-		return t.Execute(buf, *data)
-	})
-	if err != nil {
+	if err := render.WritePage(c.Writer, status, scripted, t, data, p); err != nil {
 		s.o.Logger.ErrorContext(c.Request.Context(), "render page", "err", err)
 	}
 }

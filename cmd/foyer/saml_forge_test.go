@@ -134,8 +134,8 @@ func encodeSAML(xml string) string { return base64.StdEncoding.EncodeToString([]
 // (SP-05); a comment inside the NameID, which
 // canonicalization drops from the digest (SP-04: the full text is used
 // or the response refused, never "ada@corp" for "ada@corp.example"); a
-// signature carrying a certificate that is not the IdP's, which decides
-// nothing since only the metadata's certificate is trusted (SP-06).
+// response signed by another key that carries its own certificate in
+// KeyInfo (SP-06: only the metadata's certificate is trusted).
 func TestSAMLXMLAttacks(t *testing.T) {
 	e := newSAMLEnv(t, "embedded", ssosaml.Mapping{}, false)
 	ctx := t.Context()
@@ -192,22 +192,39 @@ func TestSAMLXMLAttacks(t *testing.T) {
 		t.Errorf("SP-05: XML that does not survive a round trip = %d, want 400:\n%s", st, page)
 	}
 
-	// SP-06: the signature's KeyInfo swapped for a certificate of the
-	// attacker's; only the metadata's certificate is trusted.
+	// SP-06: an attacker's IdP that claims the trusted IdP's entity ID
+	// signs with its own key and puts its own certificate in KeyInfo.
+	// Issuer, audience, destination and request all match, so only the
+	// signature can refuse it: KeyInfo is not trusted, the metadata is.
 	other := startSAMLIdP(t)
-	otherCert := regexp.MustCompile(`<(?:ds:)?X509Certificate[^>]*>([^<]+)</`).FindStringSubmatch(string(other.metadata(t)))[1]
-	st, page = respond(func(x string) string {
-		certRE := regexp.MustCompile(`<ds:X509Certificate>[^<]+</ds:X509Certificate>`)
-		if !certRE.MatchString(x) {
-			t.Fatal("SP-06: the response's signature carries no certificate to swap")
-		}
-		return certRE.ReplaceAllString(x, "<ds:X509Certificate>"+otherCert+"</ds:X509Certificate>")
-	})
-	// The signature still verifies with the metadata's certificate (the
-	// KeyInfo is not what is trusted), so the response is either refused
-	// or signs ada in: never the attacker's key deciding.
-	if st != http.StatusBadRequest && !strings.Contains(page, "ada@corp.example") {
-		t.Errorf("SP-06: %d:\n%s", st, page)
+	other.idp.IDP.MetadataURL = e.idp.idp.IDP.MetadataURL // its entity ID
+	other.idp.IDP.SSOURL = e.idp.idp.IDP.SSOURL           // the AuthnRequest's Destination
+	other.trust(t, e.issuer+"/sso/"+e.conn.ID+"/metadata", false)
+	other.addUser(t, "ada", "ada@corp.example", "Ada", "Lovelace")
+	b := newBrowser(t)
+	resp, err := b.Get(e.issuer + ssosaml.StartPath(e.conn.ID, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp, err = b.Get(other.base + "/sso?" + resp.Request.URL.RawQuery); err != nil {
+		t.Fatal(err)
+	}
+	action, login := idpFields(t, read(t, resp))
+	login.Set("user", "ada")
+	login.Set("password", "idp password")
+	if resp, err = b.PostForm(action, login); err != nil {
+		t.Fatal(err)
+	}
+	acs, form := idpFields(t, read(t, resp))
+	if !strings.Contains(decodeSAML(t, form), "<ds:X509Certificate>") {
+		t.Fatal("SP-06: the attacker's signature carries no certificate in KeyInfo")
+	}
+	if resp, err = b.PostForm(acs, form); err != nil {
+		t.Fatal(err)
+	}
+	if page := html.UnescapeString(read(t, resp)); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "response is not valid") {
+		t.Errorf("SP-06: a response signed by a key only its KeyInfo vouches for = %d, want 400:\n%s", resp.StatusCode, page)
 	}
 	if _, err := e.store.GetUserByEmail(ctx, "boss@corp.example"); err == nil {
 		t.Error("SP-03: the unsigned assertion's subject got an account")

@@ -644,11 +644,7 @@ func (s *Service) cookieNamed(c *gin.Context, name string) string {
 func (s *Service) page(c *gin.Context, status int, title, message, next, nextText string) {
 	d := render.ErrorPage{Page: render.Page{Title: title, CSRFToken: s.o.Sessions.CSRFToken(c)}, Message: message,
 		RequestID: c.Writer.Header().Get("X-Request-Id"), Next: next, NextText: nextText}
-	err := render.Write(c.Writer, status, func(nonce string, buf *bytes.Buffer) error {
-		d.Page.Nonce = nonce
-		return s.errorPage.Execute(buf, d)
-	})
-	if err != nil {
+	if err := render.WritePage(c.Writer, status, false, s.errorPage, &d, &d.Page); err != nil {
 		s.o.Logger.ErrorContext(c.Request.Context(), "render page", "err", err)
 	}
 }
@@ -694,11 +690,7 @@ func (s *Service) confirmIDPInitiated(c *gin.Context, conn storage.SAMLConnectio
 	s.setCookieNamed(c, confirmCookie, handle, int(authnTTL/time.Second))
 	d := render.SSOConfirmPage{Action: "/sso/" + conn.ID + "/confirm", ConnectionName: conn.Name, Email: p.Email}
 	d.Page.CSRFToken = s.o.Sessions.CSRFToken(c)
-	err = render.Write(c.Writer, http.StatusOK, func(nonce string, buf *bytes.Buffer) error {
-		d.Page.Nonce = nonce
-		return s.confirmPage.Execute(buf, d)
-	})
-	if err != nil {
+	if err := render.WritePage(c.Writer, http.StatusOK, false, s.confirmPage, &d, &d.Page); err != nil {
 		s.o.Logger.ErrorContext(ctx, "render page", "err", err)
 	}
 }

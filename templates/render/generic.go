@@ -70,3 +70,17 @@ func write(w http.ResponseWriter, status int, extra string, fill func(nonce stri
 	_, err := buf.WriteTo(w)
 	return err
 }
+
+// WritePage renders t with data, whose embedded Page is p, by Write (or
+// WriteWithScript when scripted): p gets the response's nonce. The caller
+// sets p.CSRFToken.
+func WritePage[T any](w http.ResponseWriter, status int, scripted bool, t *Template[T], data *T, p *Page) error {
+	write := Write
+	if scripted {
+		write = WriteWithScript
+	}
+	return write(w, status, func(nonce string, buf *bytes.Buffer) error {
+		p.Nonce = nonce
+		return t.Execute(buf, *data)
+	})
+}

@@ -69,9 +69,6 @@ type SecurityPage struct {
 	// PasskeysAvailable is false when WebAuthn cannot work here (the
 	// issuer's host is an IP address).
 	PasskeysAvailable bool
-	// Recent says the person signed in within the last minutes, which
-	// turning a factor off and adding one need.
-	Recent bool
 	// Notice is a sentence about what just happened.
 	Notice string
 	Error  string
