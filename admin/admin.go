@@ -10,6 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
+	"github.com/foyerdev/foyer/events"
 	"github.com/foyerdev/foyer/storage"
 )
 
@@ -29,6 +31,8 @@ type Store interface {
 	storage.BrowserSessions
 	storage.Invitations
 	storage.SAML
+	storage.Events
+	storage.AuditLog
 	storage.Transactions
 	RevokeUserGrants(ctx context.Context, subject string, until time.Time) (int64, error)
 }
@@ -91,6 +95,9 @@ type Options struct {
 	Keys      Keys
 	// SAML creates and changes SAML connections (saml.go).
 	SAML SAML
+	// Upstream, when set, creates, lists and deletes upstream connections
+	// (upstream.go); unset, their routes answer 404.
+	Upstream Upstream
 	// LookupTXT reads the TXT records that verify a SAML connection's
 	// domains (default net.DefaultResolver.LookupTXT).
 	LookupTXT LookupTXT
@@ -99,8 +106,17 @@ type Options struct {
 	CursorKey []byte
 	// Invitations sends invitation emails (invitations.go).
 	Invitations InvitationOptions
-	Logger      *slog.Logger
-	Now         func() time.Time // default time.Now
+	// Audit records every change in the change's transaction (AD-07);
+	// nil records nothing.
+	Audit *audit.Recorder
+	// WebhookSealer seals the signing secrets of webhook endpoints; the
+	// events worker opens them with the same key (webhooks.go).
+	WebhookSealer events.Sealer
+	// AllowPrivateWebhookURLs admits plain http and internal addresses
+	// as webhook URLs: development only.
+	AllowPrivateWebhookURLs bool
+	Logger                  *slog.Logger
+	Now                     func() time.Time // default time.Now
 }
 
 // API serves /admin/v1.
@@ -111,6 +127,8 @@ type API struct {
 	clients Clients
 	keys    Keys
 	saml    SAML
+	// upstream is nil when upstream sign-in is not wired.
+	upstream Upstream
 	// lookupTXT reads DNS TXT records (domain verification).
 	lookupTXT LookupTXT
 	cursors   cursorCodec
@@ -119,12 +137,20 @@ type API struct {
 	openapi   []byte
 
 	inviter *Inviter
+	// audit records administrative changes; nil records nothing.
+	audit *audit.Recorder
+	// sealer seals webhook secrets.
+	sealer               events.Sealer
+	allowPrivateWebhooks bool
 }
 
 // New builds the API.
 func New(o Options) (*API, error) {
 	if o.Store == nil || o.Tokens == nil || o.Directory == nil || o.Clients == nil || o.Keys == nil || o.SAML == nil || len(o.CursorKey) < 32 {
 		return nil, errors.New("admin: Store, Tokens, Directory, Clients, Keys, SAML and a 32-byte CursorKey are required")
+	}
+	if o.WebhookSealer == nil {
+		return nil, errors.New("admin: WebhookSealer is required")
 	}
 	if o.LookupTXT == nil {
 		o.LookupTXT = net.DefaultResolver.LookupTXT
@@ -135,13 +161,14 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, saml: o.SAML, lookupTXT: o.LookupTXT, cursors: cursorCodec{key: o.CursorKey},
+	a := &API{store: o.Store, tokens: o.Tokens, dir: o.Directory, clients: o.Clients, keys: o.Keys, saml: o.SAML, upstream: o.Upstream, lookupTXT: o.LookupTXT, cursors: cursorCodec{key: o.CursorKey},
 		log: o.Logger, now: o.Now}
 	inviter, err := NewInviter(o.Store, o.Invitations, o.Now)
 	if err != nil {
 		return nil, err
 	}
 	a.inviter = inviter
+	a.audit, a.sealer, a.allowPrivateWebhooks = o.Audit, o.WebhookSealer, o.AllowPrivateWebhookURLs
 	doc, err := openAPIDocument(routes())
 	if err != nil {
 		return nil, err

@@ -150,7 +150,16 @@ func (a *API) createClient(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	cl, secret, err := a.clients.Create(c.Request.Context(), req)
+	var cl storage.Client
+	var secret string
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if cl, secret, err = a.clients.Create(ctx, req); err != nil {
+			return err
+		}
+		// The view has no secret, and neither has the entry.
+		return a.record(ctx, a.entry(c, AuditClientCreated, TargetClient, cl.ID), nil, clientFields(cl))
+	})
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "A client with that ID exists."})
 		return
@@ -172,7 +181,17 @@ func (a *API) updateClient(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	cl, err := a.clients.Update(c.Request.Context(), c.Param("id"), req)
+	var cl storage.Client
+	err := a.inTx(c, func(ctx context.Context) error {
+		before, err := a.clients.Get(ctx, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		if cl, err = a.clients.Update(ctx, before.ID, req); err != nil {
+			return err
+		}
+		return a.record(ctx, a.entry(c, AuditClientUpdated, TargetClient, cl.ID), clientFields(before), clientFields(cl))
+	})
 	if a.clientFailed(c, "update client", err) {
 		return
 	}
@@ -183,7 +202,16 @@ func (a *API) deleteClient(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) {
 		return
 	}
-	err := a.clients.Delete(c.Request.Context(), c.Param("id"))
+	err := a.inTx(c, func(ctx context.Context) error {
+		before, err := a.clients.Get(ctx, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		if err := a.clients.Delete(ctx, before.ID); err != nil {
+			return err
+		}
+		return a.record(ctx, a.entry(c, AuditClientDeleted, TargetClient, before.ID), clientFields(before), nil)
+	})
 	if a.clientFailed(c, "delete client", err) {
 		return
 	}

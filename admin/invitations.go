@@ -112,7 +112,10 @@ func (a *API) createInvitation(c *gin.Context) {
 	if !ok || !decode(c, &req) {
 		return
 	}
-	inv, err := a.inviter.Invite(c.Request.Context(), o, req.Email, req.Role, a.invitedBy(c.Request.Context(), k))
+	inv, err := a.inviter.Invite(c.Request.Context(), o, req.Email, req.Role, a.invitedBy(c.Request.Context(), k),
+		func(ctx context.Context, inv storage.Invitation) error {
+			return a.record(ctx, a.invitationEntry(c, AuditInvitationCreated, inv), nil, invitationFields(inv, a.now()))
+		})
 	if err != nil {
 		a.fail(c, "create invitation", err)
 		return
@@ -133,7 +136,11 @@ func (a *API) resendInvitation(c *gin.Context) {
 	if !ok {
 		return
 	}
-	inv, err := a.inviter.Resend(c.Request.Context(), o, inv, a.invitedBy(c.Request.Context(), k))
+	before := inv
+	inv, err := a.inviter.Resend(c.Request.Context(), o, inv, a.invitedBy(c.Request.Context(), k),
+		func(ctx context.Context, inv storage.Invitation) error {
+			return a.record(ctx, a.invitationEntry(c, AuditInvitationResent, inv), invitationFields(before, a.now()), invitationFields(inv, a.now()))
+		})
 	if errors.Is(err, storage.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The invitation was accepted or revoked."})
 		return
@@ -165,7 +172,13 @@ func (a *API) revokeInvitation(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_, err := a.store.RevokeInvitation(c.Request.Context(), inv.ID, a.now())
+	err := a.inTx(c, func(ctx context.Context) error {
+		revoked, err := a.store.RevokeInvitation(ctx, inv.ID, a.now())
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, a.invitationEntry(c, AuditInvitationRevoked, revoked), invitationFields(inv, a.now()), invitationFields(revoked, a.now()))
+	})
 	if errors.Is(err, storage.ErrConflict) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The invitation was accepted or revoked."})
 		return
@@ -175,6 +188,14 @@ func (a *API) revokeInvitation(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// invitationEntry starts the audit entry of a change to invitation inv:
+// never its link or the link's hash, which no view holds.
+func (a *API) invitationEntry(c *gin.Context, typ string, inv storage.Invitation) storage.AuditEntry {
+	e := a.entry(c, typ, TargetInvitation, inv.ID)
+	e.OrgID = inv.OrgID
+	return e
 }
 
 // orgInvitation reads the invitation named in the path; one of another
@@ -222,8 +243,11 @@ func NewInviter(store Store, o InvitationOptions, now func() time.Time) (*Invite
 // Invite invites email into o with role. The invitation is stored and its
 // email queued in one transaction: no invitation without its email, no
 // email for an invitation that was not stored. A newer invitation of the
-// same address supersedes the open one. Bad input is a *FieldError.
-func (iv *Inviter) Invite(ctx context.Context, o storage.Organization, email, role string, by InvitedBy) (storage.Invitation, error) {
+// same address supersedes the open one. then, when not nil, runs last in
+// the same transaction (the audit entry), and its error undoes the rest.
+// Bad input is a *FieldError.
+func (iv *Inviter) Invite(ctx context.Context, o storage.Organization, email, role string, by InvitedBy,
+	then func(ctx context.Context, inv storage.Invitation) error) (storage.Invitation, error) {
 	addr, err := mail.ParseAddress(email)
 	if email == "" || err != nil || addr.Address != email {
 		return storage.Invitation{}, invalid("email", "must be an email address such as ada@example.com")
@@ -242,24 +266,39 @@ func (iv *Inviter) Invite(ctx context.Context, o storage.Organization, email, ro
 		if inv, err = iv.store.CreateInvitation(ctx, inv); err != nil {
 			return err
 		}
-		return iv.send(ctx, o, inv, token, by)
+		if err := iv.send(ctx, o, inv, token, by); err != nil {
+			return err
+		}
+		return andThen(ctx, then, inv)
 	})
 	return inv, err
 }
 
 // Resend gives the open invitation inv of o a new link and expiry and
-// emails it; the old link stops working. storage.ErrConflict when it was
-// accepted or revoked meanwhile.
-func (iv *Inviter) Resend(ctx context.Context, o storage.Organization, inv storage.Invitation, by InvitedBy) (storage.Invitation, error) {
+// emails it; the old link stops working. then is as for Invite.
+// storage.ErrConflict when it was accepted or revoked meanwhile.
+func (iv *Inviter) Resend(ctx context.Context, o storage.Organization, inv storage.Invitation, by InvitedBy,
+	then func(ctx context.Context, inv storage.Invitation) error) (storage.Invitation, error) {
 	token, hash := iv.o.Links.NewInvitationToken()
 	err := inTx(ctx, iv.store, func(ctx context.Context) error {
 		var err error
 		if inv, err = iv.store.ResendInvitation(ctx, inv.ID, hash, iv.now().Add(iv.o.TTL)); err != nil {
 			return err
 		}
-		return iv.send(ctx, o, inv, token, by)
+		if err := iv.send(ctx, o, inv, token, by); err != nil {
+			return err
+		}
+		return andThen(ctx, then, inv)
 	})
 	return inv, err
+}
+
+// andThen runs then, if any, on inv.
+func andThen(ctx context.Context, then func(context.Context, storage.Invitation) error, inv storage.Invitation) error {
+	if then == nil {
+		return nil
+	}
+	return then(ctx, inv)
 }
 
 // send queues the invitation's email in ctx's transaction. The link is

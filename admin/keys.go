@@ -49,6 +49,36 @@ func keyView(k storage.SigningKey) SigningKey {
 		ActivatedAt: optionalTime(k.ActivatedAt), RetiredAt: optionalTime(k.RetiredAt), RemoveAfter: optionalTime(k.RemoveAfter)}
 }
 
+// keyIn is the kid of the first key in state, or "".
+func keyIn(ks []storage.SigningKey, state storage.KeyState) string {
+	for _, k := range ks {
+		if k.State == state {
+			return k.ID
+		}
+	}
+	return ""
+}
+
+// keyStates maps each kid to its state, for the audit entry of a
+// rotation: the diff shows which key became active and which retired.
+func keyStates(ks []storage.SigningKey) map[string]any {
+	m := make(map[string]any, len(ks))
+	for _, k := range ks {
+		m[k.ID] = string(k.State)
+	}
+	return m
+}
+
+// recordedAfter reports an audit entry that could not be recorded after a
+// change made outside a store transaction: the change stands (undoing a
+// key rotation would be worse), so the failure is logged as an error for
+// the operator rather than answered.
+func (a *API) recordedAfter(c *gin.Context, op string, err error) {
+	if err != nil {
+		a.log.ErrorContext(c.Request.Context(), "admin: "+op+": the audit entry was not recorded", "err", err)
+	}
+}
+
 func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -84,7 +114,13 @@ func (a *API) rotateKeys(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	err := a.keys.Rotate(c.Request.Context(), req.Force)
+	ctx := c.Request.Context()
+	before, err := a.keys.List(ctx)
+	if err != nil {
+		a.fail(c, "rotate keys", err)
+		return
+	}
+	err = a.keys.Rotate(ctx, req.Force)
 	if errors.Is(err, ErrRotateTooSoon) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict,
 			Detail: "The next key has not been published for the pre-publication window, so verifiers may not have it yet; retry later or send force: true."})
@@ -94,7 +130,15 @@ func (a *API) rotateKeys(c *gin.Context) {
 		a.fail(c, "rotate keys", err)
 		return
 	}
-	a.log.InfoContext(c.Request.Context(), "admin: keys rotated", "force", req.Force, "by", callerOf(c).token.Subject)
+	a.log.InfoContext(ctx, "admin: keys rotated", "force", req.Force, "by", callerOf(c).token.Subject)
+	// The key manager rotates in transactions of its own (a state machine
+	// safe across instances), so the entry follows its success.
+	after, err := a.keys.List(ctx)
+	if err == nil {
+		e := a.entry(c, AuditKeyRotated, TargetKey, keyIn(after, storage.KeyActive))
+		err = a.record(ctx, e, keyStates(before), keyStates(after))
+	}
+	a.recordedAfter(c, "rotate keys", err)
 	a.writeKeys(c, "rotate keys")
 }
 
@@ -103,7 +147,13 @@ func (a *API) revokeKey(c *gin.Context) {
 		return
 	}
 	kid := c.Param("kid")
-	err := a.keys.Revoke(c.Request.Context(), kid)
+	ctx := c.Request.Context()
+	before, err := a.keys.List(ctx)
+	if err != nil {
+		a.fail(c, "revoke key", err)
+		return
+	}
+	err = a.keys.Revoke(ctx, kid)
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "signing key")
 		return
@@ -112,6 +162,11 @@ func (a *API) revokeKey(c *gin.Context) {
 		a.fail(c, "revoke key", err)
 		return
 	}
-	a.log.WarnContext(c.Request.Context(), "admin: signing key revoked", "kid", kid, "by", callerOf(c).token.Subject)
+	a.log.WarnContext(ctx, "admin: signing key revoked", "kid", kid, "by", callerOf(c).token.Subject)
+	after, err := a.keys.List(ctx)
+	if err == nil {
+		err = a.record(ctx, a.entry(c, AuditKeyRevoked, TargetKey, kid), keyStates(before), keyStates(after))
+	}
+	a.recordedAfter(c, "revoke key", err)
 	a.writeKeys(c, "revoke key")
 }

@@ -90,7 +90,15 @@ func (a *API) addMember(c *gin.Context) {
 		return
 	}
 	now := a.now()
-	m, err := a.store.CreateMembership(ctx, storage.Membership{OrgID: o.ID, UserID: req.UserID, Role: req.Role, CreatedAt: now, UpdatedAt: now})
+	var m storage.Membership
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		m, err = a.store.CreateMembership(ctx, storage.Membership{OrgID: o.ID, UserID: req.UserID, Role: req.Role, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, a.memberEntry(c, AuditMembershipCreated, m), nil, memberFields(m))
+	})
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "The user is already a member."})
 		return
@@ -114,9 +122,19 @@ func (a *API) updateMember(c *gin.Context) {
 		a.fail(c, "update member", err)
 		return
 	}
-	m, err := a.store.UpdateMembership(ctx, o.ID, c.Param("user_id"), func(m storage.Membership) (storage.Membership, error) {
-		m.Role, m.UpdatedAt = req.Role, a.now()
-		return m, nil
+	var m storage.Membership
+	err := a.inTx(c, func(ctx context.Context) error {
+		var before storage.Membership
+		var err error
+		m, err = a.store.UpdateMembership(ctx, o.ID, c.Param("user_id"), func(m storage.Membership) (storage.Membership, error) {
+			before = m
+			m.Role, m.UpdatedAt = req.Role, a.now()
+			return m, nil
+		})
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, a.memberEntry(c, AuditMembershipUpdated, m), memberFields(before), memberFields(m))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "member")
@@ -134,7 +152,16 @@ func (a *API) removeMember(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := a.store.DeleteMembership(c.Request.Context(), o.ID, c.Param("user_id"))
+	err := a.inTx(c, func(ctx context.Context) error {
+		m, err := a.store.GetMembership(ctx, o.ID, c.Param("user_id"))
+		if err != nil {
+			return err
+		}
+		if err := a.store.DeleteMembership(ctx, o.ID, m.UserID); err != nil {
+			return err
+		}
+		return a.record(ctx, a.memberEntry(c, AuditMembershipDeleted, m), memberFields(m), nil)
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "member")
 		return
@@ -144,6 +171,13 @@ func (a *API) removeMember(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// memberEntry starts the audit entry of a change to membership m.
+func (a *API) memberEntry(c *gin.Context, typ string, m storage.Membership) storage.AuditEntry {
+	e := a.entry(c, typ, TargetMembership, m.UserID)
+	e.OrgID, e.UserID = m.OrgID, m.UserID
+	return e
 }
 
 // checkRole reports a role that the organization does not have as a field

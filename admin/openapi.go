@@ -79,7 +79,7 @@ func openAPIDocument(rs []route) ([]byte, error) {
 	doc := object{
 		"openapi": "3.1.0",
 		"info": object{"title": "Foyer admin API", "version": "1",
-			"description": "Users, organizations, memberships, roles, invitations, SAML connections, OAuth clients, browser sessions and signing keys. Errors are RFC 9457 problem details."},
+			"description": "Users, organizations, memberships, roles, invitations, SAML connections, OAuth clients, browser sessions, signing keys, webhook endpoints and the audit log. Errors are RFC 9457 problem details."},
 		"servers":  []any{object{"url": Prefix}},
 		"security": []any{object{"bearer": []any{Scope}}},
 		"paths":    paths,

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -103,7 +104,16 @@ func (a *API) createOrganization(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	o, err := a.dir.CreateOrganization(c.Request.Context(), NewOrganization(req))
+	var o storage.Organization
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if o, err = a.dir.CreateOrganization(ctx, NewOrganization(req)); err != nil {
+			return err
+		}
+		e := a.entry(c, AuditOrganizationCreated, TargetOrganization, o.ID)
+		e.OrgID = o.ID
+		return a.record(ctx, e, nil, orgFields(o))
+	})
 	if err != nil {
 		a.fail(c, "create organization", err)
 		return
@@ -128,21 +138,32 @@ func (a *API) updateOrganization(c *gin.Context) {
 		a.fail(c, "update organization", err)
 		return
 	}
-	o, err := a.store.UpdateOrganization(c.Request.Context(), o.ID, func(o storage.Organization) (storage.Organization, error) {
-		if req.Name != nil {
-			o.Name = strings.TrimSpace(*req.Name)
+	err := a.inTx(c, func(ctx context.Context) error {
+		var before storage.Organization
+		var err error
+		o, err = a.store.UpdateOrganization(ctx, o.ID, func(o storage.Organization) (storage.Organization, error) {
+			before = o
+			if req.Name != nil {
+				o.Name = strings.TrimSpace(*req.Name)
+			}
+			if req.LogoURL != nil {
+				o.LogoURL = *req.LogoURL
+			}
+			if req.BrandColor != nil {
+				o.BrandColor = strings.ToLower(*req.BrandColor) // stored lowercase, as on create
+			}
+			if req.RequireMFA != nil {
+				o.RequireMFA = *req.RequireMFA
+			}
+			o.UpdatedAt = a.now()
+			return o, nil
+		})
+		if err != nil {
+			return err
 		}
-		if req.LogoURL != nil {
-			o.LogoURL = *req.LogoURL
-		}
-		if req.BrandColor != nil {
-			o.BrandColor = strings.ToLower(*req.BrandColor) // stored lowercase, as on create
-		}
-		if req.RequireMFA != nil {
-			o.RequireMFA = *req.RequireMFA
-		}
-		o.UpdatedAt = a.now()
-		return o, nil
+		e := a.entry(c, AuditOrganizationUpdated, TargetOrganization, o.ID)
+		e.OrgID = o.ID
+		return a.record(ctx, e, orgFields(before), orgFields(o))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "organization")
@@ -161,7 +182,16 @@ func (a *API) deleteOrganization(c *gin.Context) {
 	if !ok || !instanceOnly(c, k) {
 		return
 	}
-	err := a.store.DeleteOrganization(c.Request.Context(), o.ID)
+	err := a.inTx(c, func(ctx context.Context) error {
+		if err := a.store.DeleteOrganization(ctx, o.ID); err != nil {
+			return err
+		}
+		// The entry keeps the organization's ID: Foyer admins find it by
+		// organization= after the organization is gone.
+		e := a.entry(c, AuditOrganizationDeleted, TargetOrganization, o.ID)
+		e.OrgID = o.ID
+		return a.record(ctx, e, orgFields(o), nil)
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "organization")
 		return

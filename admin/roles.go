@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -86,9 +87,17 @@ func (a *API) createRole(c *gin.Context) {
 		return
 	}
 	now := a.now()
-	r, err := a.store.CreateRole(c.Request.Context(), storage.Role{
-		ID: storage.NewID(storage.PrefixRole), OrgID: o.ID, Name: req.Name, Description: req.Description,
-		Permissions: req.Permissions, CreatedAt: now, UpdatedAt: now,
+	var r storage.Role
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		r, err = a.store.CreateRole(ctx, storage.Role{
+			ID: storage.NewID(storage.PrefixRole), OrgID: o.ID, Name: req.Name, Description: req.Description,
+			Permissions: req.Permissions, CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, a.roleEntry(c, AuditRoleCreated, r), nil, roleFields(r))
 	})
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
@@ -112,15 +121,25 @@ func (a *API) updateRole(c *gin.Context) {
 		return
 	}
 	name := c.Param("name")
-	r, err := a.store.UpdateRole(c.Request.Context(), o.ID, name, func(r storage.Role) (storage.Role, error) {
-		if req.Description != nil {
-			r.Description = *req.Description
+	var r storage.Role
+	err := a.inTx(c, func(ctx context.Context) error {
+		var before storage.Role
+		var err error
+		r, err = a.store.UpdateRole(ctx, o.ID, name, func(r storage.Role) (storage.Role, error) {
+			before = r
+			if req.Description != nil {
+				r.Description = *req.Description
+			}
+			if req.Permissions != nil {
+				r.Permissions = req.Permissions
+			}
+			r.UpdatedAt = a.now()
+			return r, ValidateRole(r.Name, r.Description, r.Permissions)
+		})
+		if err != nil {
+			return err
 		}
-		if req.Permissions != nil {
-			r.Permissions = req.Permissions
-		}
-		r.UpdatedAt = a.now()
-		return r, ValidateRole(r.Name, r.Description, r.Permissions)
+		return a.record(ctx, a.roleEntry(c, AuditRoleUpdated, r), roleFields(before), roleFields(r))
 	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -139,7 +158,16 @@ func (a *API) deleteRole(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := a.store.DeleteRole(c.Request.Context(), o.ID, c.Param("name"))
+	err := a.inTx(c, func(ctx context.Context) error {
+		r, err := a.store.GetRole(ctx, o.ID, c.Param("name"))
+		if err != nil {
+			return err
+		}
+		if err := a.store.DeleteRole(ctx, o.ID, r.Name); err != nil {
+			return err
+		}
+		return a.record(ctx, a.roleEntry(c, AuditRoleDeleted, r), roleFields(r), nil)
+	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(c, "role")
@@ -151,6 +179,13 @@ func (a *API) deleteRole(c *gin.Context) {
 	default:
 		c.Status(http.StatusNoContent)
 	}
+}
+
+// roleEntry starts the audit entry of a change to role r.
+func (a *API) roleEntry(c *gin.Context, typ string, r storage.Role) storage.AuditEntry {
+	e := a.entry(c, typ, TargetRole, r.ID)
+	e.OrgID = r.OrgID
+	return e
 }
 
 // ValidateRole checks a custom role (the API and the CLI): a name like a slug (it appears in

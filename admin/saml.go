@@ -21,8 +21,14 @@ import (
 // cmd: admin may not import it. Bad input is an error with a FieldMessage
 // method; a missing connection wraps storage.ErrNotFound.
 type SAML interface {
-	Create(ctx context.Context, in NewSAMLConnection) (storage.SAMLConnection, error)
-	Update(ctx context.Context, id string, ch SAMLConnectionChanges) (storage.SAMLConnection, error)
+	// Prepare checks in (fetching metadata from a URL) and makes the
+	// connection with its SP key pair, without storing it: the caller
+	// stores it in a transaction with its audit entry, which therefore
+	// waits on no IdP.
+	Prepare(ctx context.Context, in NewSAMLConnection) (storage.SAMLConnection, error)
+	// PrepareUpdate checks ch likewise and returns the change to apply to
+	// the stored connection.
+	PrepareUpdate(ctx context.Context, ch SAMLConnectionChanges) (func(storage.SAMLConnection) (storage.SAMLConnection, error), error)
 	// SP names Foyer's side of connection id.
 	SP(id string) SAMLServiceProvider
 }
@@ -158,10 +164,11 @@ func SAMLDomainView(d storage.SAMLDomain) SAMLDomain {
 	return v
 }
 
-// CreateSAMLConnection checks in (exactly one of metadata and
-// metadata_url; the mapping's roles exist in the organization) and
-// creates the connection through s. The API and the CLI share it.
-func CreateSAMLConnection(ctx context.Context, roles storage.Roles, s SAML, in NewSAMLConnection) (storage.SAMLConnection, error) {
+// PrepareSAMLConnection checks in (exactly one of metadata and
+// metadata_url; the mapping's roles exist in the organization) and makes
+// the connection through s, for the caller to store. The API and the CLI
+// share it.
+func PrepareSAMLConnection(ctx context.Context, roles storage.Roles, s SAML, in NewSAMLConnection) (storage.SAMLConnection, error) {
 	switch {
 	case in.Metadata == "" && in.MetadataURL == "":
 		return storage.SAMLConnection{}, invalid("metadata", "give the identity provider's metadata (XML) or metadata_url")
@@ -171,7 +178,7 @@ func CreateSAMLConnection(ctx context.Context, roles storage.Roles, s SAML, in N
 	if err := CheckSAMLMapping(ctx, roles, in.OrgID, in.Mapping); err != nil {
 		return storage.SAMLConnection{}, err
 	}
-	return s.Create(ctx, in)
+	return s.Prepare(ctx, in)
 }
 
 // maxGroupRoles bounds a mapping's rules.
@@ -258,6 +265,13 @@ var ErrVerificationRecordMissing = errors.New("verification record not found")
 // dnsTimeout bounds a verification's DNS lookup.
 const dnsTimeout = 10 * time.Second
 
+// FindVerificationRecord looks for the TXT record of d's verification,
+// as VerifySAMLDomain does, without marking d: the CLI looks DNS up before
+// its transaction, as the API does, so a slow resolver holds no lock.
+func FindVerificationRecord(ctx context.Context, lookup LookupTXT, d storage.SAMLDomain) error {
+	return findVerificationRecord(ctx, lookup, d)
+}
+
 // VerifySAMLDomain looks for the TXT record of d's verification and marks
 // d verified when one holds its token; ErrVerificationRecordMissing
 // (with what was looked for) otherwise. A verified domain stays so.
@@ -265,16 +279,26 @@ func VerifySAMLDomain(ctx context.Context, store storage.SAML, lookup LookupTXT,
 	if !d.VerifiedAt.IsZero() {
 		return d, nil
 	}
+	if err := findVerificationRecord(ctx, lookup, d); err != nil {
+		return d, err
+	}
+	return store.VerifySAMLDomain(ctx, d.Domain, now)
+}
+
+// findVerificationRecord looks for the TXT record that verifies d;
+// ErrVerificationRecordMissing (with what was looked for) when there is
+// none.
+func findVerificationRecord(ctx context.Context, lookup LookupTXT, d storage.SAMLDomain) error {
 	rec := SAMLDomainView(d).VerificationRecord
 	lctx, cancel := context.WithTimeout(ctx, dnsTimeout)
 	defer cancel()
 	txts, _ := lookup(lctx, rec.Name) // no such name is no record: same answer
 	for _, t := range txts {
 		if strings.TrimSpace(t) == rec.Value {
-			return store.VerifySAMLDomain(ctx, d.Domain, now)
+			return nil
 		}
 	}
-	return d, fmt.Errorf("%w: no TXT record %s with the value %q", ErrVerificationRecordMissing, rec.Name, rec.Value)
+	return fmt.Errorf("%w: no TXT record %s with the value %q", ErrVerificationRecordMissing, rec.Name, rec.Value)
 }
 
 // --- handlers ---
@@ -324,9 +348,21 @@ func (a *API) createSAMLConnection(c *gin.Context) {
 	if !ok || !decode(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
 	req.OrgID = o.ID
-	conn, err := CreateSAMLConnection(ctx, a.store, a.saml, req)
+	// The metadata fetch (metadata_url) and the SP key pair happen before
+	// the transaction: it holds the embedded database's write lock, which
+	// must not wait on an IdP. The connection and its audit entry commit
+	// together.
+	conn, err := PrepareSAMLConnection(c.Request.Context(), a.store, a.saml, req)
+	if err == nil {
+		err = a.inTx(c, func(ctx context.Context) error {
+			var err error
+			if conn, err = a.store.CreateSAMLConnection(ctx, conn); err != nil {
+				return err
+			}
+			return a.record(ctx, a.samlEntry(c, AuditSAMLConnectionCreated, conn), nil, samlFields(conn))
+		})
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "organization") // deleted meanwhile
 		return
@@ -389,7 +425,21 @@ func (a *API) updateSAMLConnection(c *gin.Context) {
 		a.fail(c, "update saml connection", invalid("metadata", "give metadata or metadata_url, not both"))
 		return
 	}
-	conn, err := a.saml.Update(ctx, conn.ID, req)
+	apply, err := a.saml.PrepareUpdate(ctx, req) // before the transaction, as in create
+	if err != nil {
+		a.fail(c, "update saml connection", err)
+		return
+	}
+	err = a.inTx(c, func(ctx context.Context) error {
+		before, err := a.store.GetSAMLConnection(ctx, conn.ID)
+		if err != nil {
+			return err
+		}
+		if conn, err = a.store.UpdateSAMLConnection(ctx, conn.ID, apply); err != nil {
+			return err
+		}
+		return a.record(ctx, a.samlEntry(c, AuditSAMLConnectionUpdated, conn), samlFields(before), samlFields(conn))
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "SAML connection")
 		return
@@ -411,7 +461,12 @@ func (a *API) deleteSAMLConnection(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := a.store.DeleteSAMLConnection(c.Request.Context(), conn.ID)
+	err := a.inTx(c, func(ctx context.Context) error {
+		if err := a.store.DeleteSAMLConnection(ctx, conn.ID); err != nil {
+			return err
+		}
+		return a.record(ctx, a.samlEntry(c, AuditSAMLConnectionDeleted, conn), samlFields(conn), nil)
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "SAML connection")
 		return
@@ -437,7 +492,14 @@ func (a *API) addSAMLDomain(c *gin.Context) {
 		abort(c, http.StatusForbidden, "Only a Foyer admin may set verified; publish the verification record and verify the domain.")
 		return
 	}
-	d, err := AddSAMLDomain(c.Request.Context(), a.store, conn.ID, req.Domain, req.Verified, a.now())
+	var d storage.SAMLDomain
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if d, err = AddSAMLDomain(ctx, a.store, conn.ID, req.Domain, req.Verified, a.now()); err != nil {
+			return err
+		}
+		return a.record(ctx, a.samlDomainEntry(c, AuditSAMLDomainAdded, conn, d.Domain), nil, samlDomainFields(d))
+	})
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: "A SAML connection already claims this domain."})
@@ -451,6 +513,20 @@ func (a *API) addSAMLDomain(c *gin.Context) {
 	}
 	c.Header("Location", Prefix+"/organizations/"+conn.OrgID+"/saml-connections/"+conn.ID+"/domains/"+d.Domain)
 	c.JSON(http.StatusCreated, SAMLDomainView(d))
+}
+
+// samlEntry starts the audit entry of a change to connection conn.
+func (a *API) samlEntry(c *gin.Context, typ string, conn storage.SAMLConnection) storage.AuditEntry {
+	e := a.entry(c, typ, TargetSAMLConnection, conn.ID)
+	e.OrgID = conn.OrgID
+	return e
+}
+
+// samlDomainEntry starts the audit entry of a change to a domain of conn.
+func (a *API) samlDomainEntry(c *gin.Context, typ string, conn storage.SAMLConnection, domain string) storage.AuditEntry {
+	e := a.entry(c, typ, TargetSAMLDomain, domain)
+	e.OrgID = conn.OrgID
+	return e
 }
 
 // connectionDomain reads the domain named in the path, which the
@@ -477,7 +553,22 @@ func (a *API) verifySAMLDomain(c *gin.Context) {
 	if !ok {
 		return
 	}
-	d, err := VerifySAMLDomain(c.Request.Context(), a.store, a.lookupTXT, d, a.now())
+	if !d.VerifiedAt.IsZero() {
+		c.JSON(http.StatusOK, SAMLDomainView(d)) // nothing changes
+		return
+	}
+	// DNS first, outside the transaction: a slow resolver holds no lock.
+	err := findVerificationRecord(c.Request.Context(), a.lookupTXT, d)
+	if err == nil {
+		before := d
+		err = a.inTx(c, func(ctx context.Context) error {
+			var err error
+			if d, err = a.store.VerifySAMLDomain(ctx, d.Domain, a.now()); err != nil {
+				return err
+			}
+			return a.record(ctx, a.samlDomainEntry(c, AuditSAMLDomainVerified, conn, d.Domain), samlDomainFields(before), samlDomainFields(d))
+		})
+	}
 	if errors.Is(err, ErrVerificationRecordMissing) {
 		rec := SAMLDomainView(d).VerificationRecord
 		writeProblem(c, Problem{Type: typeConflict, Status: http.StatusConflict,
@@ -496,7 +587,19 @@ func (a *API) removeSAMLDomain(c *gin.Context) {
 	if !ok {
 		return
 	}
-	err := a.store.DeleteSAMLDomain(c.Request.Context(), conn.ID, strings.ToLower(c.Param("domain")))
+	err := a.inTx(c, func(ctx context.Context) error {
+		d, err := a.store.GetSAMLDomain(ctx, strings.ToLower(c.Param("domain")))
+		if err == nil && d.ConnectionID != conn.ID {
+			err = storage.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.store.DeleteSAMLDomain(ctx, conn.ID, d.Domain); err != nil {
+			return err
+		}
+		return a.record(ctx, a.samlDomainEntry(c, AuditSAMLDomainRemoved, conn, d.Domain), samlDomainFields(d), nil)
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		abort(c, http.StatusNotFound, "The connection claims no such domain.")
 		return

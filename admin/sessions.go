@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -71,7 +72,15 @@ func (a *API) endSession(c *gin.Context) {
 		if s.SID != sid {
 			continue
 		}
-		if err := a.store.DeleteBrowserSession(c.Request.Context(), s.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		err := a.inTx(c, func(ctx context.Context) error {
+			if err := a.store.DeleteBrowserSession(ctx, s.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			e := a.entry(c, AuditSessionRevoked, TargetSession, s.SID)
+			e.UserID, e.OrgID = u.ID, s.OrgID
+			return a.record(ctx, e, fields(sessionView(s)), nil)
+		})
+		if err != nil {
 			a.fail(c, "end session", err)
 			return
 		}
@@ -88,11 +97,21 @@ func (a *API) endSessions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	for _, s := range list {
-		if err := a.store.DeleteBrowserSession(c.Request.Context(), s.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			a.fail(c, "end sessions", err)
-			return
+	err := a.inTx(c, func(ctx context.Context) error {
+		sids := make([]string, 0, len(list))
+		for _, s := range list {
+			if err := a.store.DeleteBrowserSession(ctx, s.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			sids = append(sids, s.SID)
 		}
+		e := a.entry(c, AuditSessionsRevoked, TargetUser, u.ID)
+		e.UserID = u.ID
+		return a.record(ctx, e, map[string]any{"sessions": sids}, map[string]any{"sessions": []string{}})
+	})
+	if err != nil {
+		a.fail(c, "end sessions", err)
+		return
 	}
 	a.log.InfoContext(c.Request.Context(), "admin: sessions ended", "user_id", u.ID, "count", len(list), "by", callerOf(c).token.Subject)
 	c.Status(http.StatusNoContent)

@@ -99,7 +99,16 @@ func (a *API) createUser(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	u, err := a.dir.CreateUser(c.Request.Context(), NewUser(req))
+	var u storage.User
+	err := a.inTx(c, func(ctx context.Context) error {
+		var err error
+		if u, err = a.dir.CreateUser(ctx, NewUser(req)); err != nil {
+			return err
+		}
+		e := a.entry(c, AuditUserCreated, TargetUser, u.ID)
+		e.UserID = u.ID
+		return a.record(ctx, e, nil, userFields(u))
+	})
 	if err != nil {
 		a.fail(c, "create user", err)
 		return
@@ -125,18 +134,29 @@ func (a *API) updateUser(c *gin.Context) {
 			return
 		}
 	}
-	u, err := a.store.UpdateUser(c.Request.Context(), u.ID, func(u storage.User) (storage.User, error) {
-		if req.Name != nil {
-			u.Name = strings.TrimSpace(*req.Name)
+	err := a.inTx(c, func(ctx context.Context) error {
+		var before storage.User
+		var err error
+		u, err = a.store.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+			before = u
+			if req.Name != nil {
+				u.Name = strings.TrimSpace(*req.Name)
+			}
+			if req.Admin != nil {
+				u.Admin = *req.Admin
+			}
+			if req.EmailVerified != nil {
+				u.EmailVerified = *req.EmailVerified
+			}
+			u.UpdatedAt = a.now()
+			return u, nil
+		})
+		if err != nil {
+			return err
 		}
-		if req.Admin != nil {
-			u.Admin = *req.Admin
-		}
-		if req.EmailVerified != nil {
-			u.EmailVerified = *req.EmailVerified
-		}
-		u.UpdatedAt = a.now()
-		return u, nil
+		e := a.entry(c, AuditUserUpdated, TargetUser, u.ID)
+		e.UserID = u.ID
+		return a.record(ctx, e, userFields(before), userFields(u))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "user")
@@ -151,8 +171,8 @@ func (a *API) updateUser(c *gin.Context) {
 
 // deleteUser removes the person and, in the same transaction, revokes
 // every grant they hold; the store's cascade ends their browser sessions
-// and memberships. A failure leaves the person and their tokens as they
-// were.
+// and memberships. A failure, of the audit entry too, leaves the person
+// and their tokens as they were.
 func (a *API) deleteUser(c *gin.Context) {
 	k := callerOf(c)
 	u, ok := a.visibleUser(c, k, c.Param("id"))
@@ -163,7 +183,12 @@ func (a *API) deleteUser(c *gin.Context) {
 		if _, err := a.store.RevokeUserGrants(ctx, u.ID, a.now().Add(storage.MaxAccessTokenTTL)); err != nil {
 			return err
 		}
-		return a.store.DeleteUser(ctx, u.ID)
+		if err := a.store.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		e := a.entry(c, AuditUserDeleted, TargetUser, u.ID)
+		e.UserID = u.ID
+		return a.record(ctx, e, userFields(u), nil)
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		notFound(c, "user")

@@ -279,10 +279,14 @@ func (p *Provider) proceed(c *gin.Context, ar fosite.AuthorizeRequester, id stri
 
 // loginPath is where a sign-in starts: the sign-in page, or, with the
 // connection parameter, that single sign-on connection's (idp/saml serves
-// /sso/{id}/start). An ID of the wrong shape goes to the sign-in page.
+// /sso/{id}/start, idp/upstream /login/upstream/{id}/start for ups_ IDs).
+// An ID of the wrong shape goes to the sign-in page.
 func loginPath(connection string) string {
 	if connection == "" || len(connection) > 64 || strings.Trim(connection, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 		return "/login"
+	}
+	if strings.HasPrefix(connection, storage.PrefixUpstreamConnection) {
+		return "/login/upstream/" + connection + "/start"
 	}
 	return "/sso/" + connection + "/start"
 }

@@ -67,6 +67,7 @@ func (p *Provider) logout(c *gin.Context) {
 		p.unavailable(c, err)
 		return
 	}
+	p.recordSignOut(c, bs, clientID)
 	p.afterLogout(c, redirect)
 }
 
@@ -172,7 +173,7 @@ func (p *Provider) confirmLogout(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	var redirect string
+	var redirect, clientID string
 	sig := hashHandle(c.PostForm("challenge"))
 	if row, err := p.store.GetOAuthSession(ctx, storage.KindChallenge, sig); err == nil && p.now().Before(row.ExpiresAt) {
 		var pl pendingLogout
@@ -180,11 +181,18 @@ func (p *Provider) confirmLogout(c *gin.Context) {
 			redirect = pl.Redirect
 		}
 		p.store.DeleteOAuthSession(ctx, storage.KindChallenge, sig)
+		clientID = row.ClientID
+	}
+	bs, err := p.opts.Sessions.Current(c)
+	if err != nil {
+		p.unavailable(c, err)
+		return
 	}
 	if err := p.opts.Sessions.End(c); err != nil {
 		p.unavailable(c, err)
 		return
 	}
+	p.recordSignOut(c, bs, clientID)
 	p.afterLogout(c, redirect)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/templates/render"
@@ -47,6 +48,9 @@ type Options struct {
 	Sessions *session.Manager
 	// Device configures the device authorization grant (device.go).
 	Device DeviceOptions
+	// Audit records refresh token reuse and sign-outs (audit.go); nil
+	// records nothing.
+	Audit  *audit.Recorder
 	Logger *slog.Logger
 	// Now is the clock for sessions, challenges and consents (default time.Now).
 	Now func() time.Time

@@ -209,9 +209,23 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, sig, _ stri
 }
 
 // GetRefreshTokenSession returns ErrInactiveToken for a rotated token, which
-// makes fosite revoke the whole family (RFC 9700 §4.14).
+// makes fosite revoke the whole family (RFC 9700 §4.14). The token
+// endpoint learns of it through the reuse watch in ctx, for the audit log.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, sig string, into fosite.Session) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindRefreshToken, sig, into, fosite.ErrInactiveToken)
+	r, err := s.get(ctx, storage.KindRefreshToken, sig, into, fosite.ErrInactiveToken)
+	if w := reuseWatchOf(ctx); w != nil && errors.Is(err, fosite.ErrInactiveToken) && r != nil {
+		// A token of a grant revoked already (a revocation, a password
+		// reset) is inactive too, but no new sign of theft: only reuse
+		// that ends a live family is reported. The store says, not the
+		// in-memory list, which learns of a reset only at its next reload.
+		if revoked, rerr := s.store.GrantRevoked(ctx, r.GetID()); rerr == nil && !revoked {
+			w.grantID, w.clientID = r.GetID(), r.GetClient().GetID()
+			if sess, ok := r.GetSession().(*Session); ok {
+				w.userID = sess.UserID
+			}
+		}
+	}
+	return r, err
 }
 
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {

@@ -26,8 +26,10 @@ func (p *Provider) token(c *gin.Context) {
 		}
 	}
 	sess := newSession()
-	ar, err := p.oauth.NewAccessRequest(ctx, c.Request, sess)
+	watched, reuse := watchReuse(ctx)
+	ar, err := p.oauth.NewAccessRequest(watched, c.Request, sess)
 	if err != nil {
+		p.recordReuse(c, reuse, err)
 		if c.PostForm("grant_type") == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {
 			// fosite's answer for a public client asking for a machine token.
 			err = fosite.ErrUnauthorizedClient.WithHint("This client may not use the client_credentials grant.")

@@ -25,6 +25,11 @@ type Config struct {
 	Signup      Signup      `yaml:"signup"`
 	Invitations Invitations `yaml:"invitations"`
 	MFA         MFA         `yaml:"mfa"`
+	Audit       Audit       `yaml:"audit"`
+	Webhooks    Webhooks    `yaml:"webhooks"`
+	NATS        NATS        `yaml:"nats"`
+	// Connections are upstream identity providers (connections.go).
+	Connections []Connection `yaml:"connections"`
 }
 
 // HTTP configures the listener.
@@ -137,6 +142,33 @@ type MFA struct {
 	RPID string `yaml:"rp_id"`
 }
 
+// Audit configures the audit log.
+type Audit struct {
+	// Retention is how long entries are kept; older ones are deleted by
+	// a background job.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Webhooks configures the delivery of events to webhook endpoints (and to
+// NATS, which shares the retry settings).
+type Webhooks struct {
+	Timeout time.Duration `yaml:"timeout"` // one request, connect to last byte
+	// RetryMin and RetryMax bound the exponential backoff between
+	// attempts; RetryFor is how long after the event a delivery is tried
+	// before it is marked failed (and can be replayed).
+	RetryMin  time.Duration `yaml:"retry_min"`
+	RetryMax  time.Duration `yaml:"retry_max"`
+	RetryFor  time.Duration `yaml:"retry_for"`
+	Retention time.Duration `yaml:"retention"` // how long delivered events are kept
+}
+
+// NATS, when URL is set, also publishes every event to NATS JetStream.
+type NATS struct {
+	URL     string `yaml:"url"`     // nats://host:4222; may hold credentials (redacted in logs)
+	Stream  string `yaml:"stream"`  // the stream Foyer creates or updates
+	Subject string `yaml:"subject"` // subject prefix: <subject>.<event type>
+}
+
 // Signup says who may create an account: "open" (anyone, after verifying
 // their email), "invite_only" (only through an invitation) or "disabled".
 type Signup struct {
@@ -182,5 +214,14 @@ func Defaults(dev bool) Config {
 		},
 		Signup:      Signup{Mode: signup},
 		Invitations: Invitations{TTL: 7 * 24 * time.Hour},
+		Audit:       Audit{Retention: 365 * 24 * time.Hour},
+		Webhooks: Webhooks{
+			Timeout:   10 * time.Second,
+			RetryMin:  5 * time.Second,
+			RetryMax:  time.Hour,
+			RetryFor:  24 * time.Hour,
+			Retention: 7 * 24 * time.Hour,
+		},
+		NATS: NATS{Stream: "FOYER_EVENTS", Subject: "foyer.events"},
 	}
 }

@@ -49,6 +49,15 @@
 //	invitations.ttl          FOYER_INVITATIONS_TTL           168h (7 days)
 //	mfa.required             FOYER_MFA_REQUIRED              false
 //	mfa.rp_id                FOYER_MFA_RP_ID                 the issuer's host
+//	audit.retention          FOYER_AUDIT_RETENTION           8760h (365 days)
+//	webhooks.timeout         FOYER_WEBHOOKS_TIMEOUT          10s
+//	webhooks.retry_min       FOYER_WEBHOOKS_RETRY_MIN        5s
+//	webhooks.retry_max       FOYER_WEBHOOKS_RETRY_MAX        1h
+//	webhooks.retry_for       FOYER_WEBHOOKS_RETRY_FOR        24h
+//	webhooks.retention       FOYER_WEBHOOKS_RETENTION        168h (7 days)
+//	nats.url                 FOYER_NATS_URL                  empty: no NATS
+//	nats.stream              FOYER_NATS_STREAM               FOYER_EVENTS
+//	nats.subject             FOYER_NATS_SUBJECT              foyer.events
 //
 // Durations use Go's syntax (30s, 5m, 1h30m, or 0) in the file and the
 // environment alike; a bare number has no unit and is an error.
@@ -77,6 +86,16 @@
 // value came from the environment, the YAML path otherwise. No message
 // repeats a password or the encryption key, and Config.LogValue replaces
 // them with xxxxx.
+//
+// # Connections
+//
+// connections is a list of upstream identity providers (Connection), set
+// in the file only: id (ups_…), type (oidc or github), name, organization
+// (a slug; empty for a global connection), issuer (oidc), client_id,
+// client_secret, scopes, auth_url, token_url and api_url (github),
+// email_claim, email_verified_claim, name_claim, multi_factor and
+// link_by_email. Problems name them as connections[0].client_id; the
+// client secret is never logged or repeated.
 //
 // # Secrets
 //

@@ -51,6 +51,15 @@ var settings = []setting{
 	{"invitations.ttl", "FOYER_INVITATIONS_TTL", func(c *Config) any { return &c.Invitations.TTL }},
 	{"mfa.required", "FOYER_MFA_REQUIRED", func(c *Config) any { return &c.MFA.Required }},
 	{"mfa.rp_id", "FOYER_MFA_RP_ID", func(c *Config) any { return &c.MFA.RPID }},
+	{"audit.retention", "FOYER_AUDIT_RETENTION", func(c *Config) any { return &c.Audit.Retention }},
+	{"webhooks.timeout", "FOYER_WEBHOOKS_TIMEOUT", func(c *Config) any { return &c.Webhooks.Timeout }},
+	{"webhooks.retry_min", "FOYER_WEBHOOKS_RETRY_MIN", func(c *Config) any { return &c.Webhooks.RetryMin }},
+	{"webhooks.retry_max", "FOYER_WEBHOOKS_RETRY_MAX", func(c *Config) any { return &c.Webhooks.RetryMax }},
+	{"webhooks.retry_for", "FOYER_WEBHOOKS_RETRY_FOR", func(c *Config) any { return &c.Webhooks.RetryFor }},
+	{"webhooks.retention", "FOYER_WEBHOOKS_RETENTION", func(c *Config) any { return &c.Webhooks.Retention }},
+	{"nats.url", "FOYER_NATS_URL", func(c *Config) any { return &c.NATS.URL }},
+	{"nats.stream", "FOYER_NATS_STREAM", func(c *Config) any { return &c.NATS.Stream }},
+	{"nats.subject", "FOYER_NATS_SUBJECT", func(c *Config) any { return &c.NATS.Subject }},
 }
 
 // envConfig names the config file when no path is given.
@@ -208,6 +217,8 @@ func (l *loader) mapping(n *yaml.Node, prefix string) {
 		case strings.Contains(k.Value, "."):
 			// A dotted name is not a path: "http.addr: x" is not addr under http.
 			l.add(key, "", fmt.Sprintf("unknown key (line %d)", k.Line))
+		case key == "connections":
+			l.connections(v)
 		case isSetting:
 			l.value(s, v)
 		case sub != nil && isNull(v):

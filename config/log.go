@@ -56,6 +56,17 @@ func (c Config) LogValue() slog.Value {
 		slog.Group("signup", slog.String("mode", c.Signup.Mode)),
 		slog.Group("invitations", slog.String("ttl", c.Invitations.TTL.String())),
 		slog.Group("mfa", slog.Bool("required", c.MFA.Required), slog.String("rp_id", c.MFA.RPID)),
+		slog.Group("audit", slog.String("retention", c.Audit.Retention.String())),
+		slog.Group("webhooks",
+			slog.String("timeout", c.Webhooks.Timeout.String()),
+			slog.String("retry_min", c.Webhooks.RetryMin.String()),
+			slog.String("retry_max", c.Webhooks.RetryMax.String()),
+			slog.String("retry_for", c.Webhooks.RetryFor.String()),
+			slog.String("retention", c.Webhooks.Retention.String()),
+		),
+		slog.Group("nats", slog.String("url", redactURL(c.NATS.URL)), slog.String("stream", c.NATS.Stream),
+			slog.String("subject", c.NATS.Subject)),
+		slog.Attr{Key: "connections", Value: connectionsLogValue(c.Connections)},
 	)
 }
 

@@ -87,6 +87,18 @@ func (c Config) problems() []*Problem {
 	check("signup.mode", oneOfProblem(c.Signup.Mode, "open", "invite_only", "disabled"))
 	check("invitations.ttl", durationProblem(c.Invitations.TTL, time.Hour, 30*24*time.Hour))
 	check("mfa.rp_id", rpIDProblem(c.MFA.RPID, c.Issuer))
+	check("audit.retention", durationProblem(c.Audit.Retention, 24*time.Hour, 10*365*24*time.Hour))
+	check("webhooks.timeout", durationProblem(c.Webhooks.Timeout, 100*time.Millisecond, time.Minute))
+	check("webhooks.retry_min", durationProblem(c.Webhooks.RetryMin, 10*time.Millisecond, time.Hour))
+	check("webhooks.retry_max", durationProblem(c.Webhooks.RetryMax, c.Webhooks.RetryMin, 24*time.Hour))
+	check("webhooks.retry_for", durationProblem(c.Webhooks.RetryFor, time.Second, 30*24*time.Hour))
+	check("webhooks.retention", durationProblem(c.Webhooks.Retention, time.Hour, 365*24*time.Hour))
+	if c.NATS.URL != "" {
+		check("nats.url", serviceURLProblem(c.NATS.URL, "nats://nats.example.com:4222", false, "nats", "tls"))
+		check("nats.stream", natsNameProblem(c.NATS.Stream, false))
+		check("nats.subject", natsNameProblem(c.NATS.Subject, true))
+	}
+	ps = append(ps, connectionProblems(c.Connections, c.Dev)...)
 	return ps
 }
 
@@ -291,6 +303,24 @@ func rpIDProblem(rpID, issuer string) string {
 	id := strings.ToLower(rpID)
 	if net.ParseIP(host) != nil || (host != id && !strings.HasSuffix(host, "."+id)) || !strings.Contains(id, ".") && id != "localhost" {
 		return fmt.Sprintf("must be the issuer's host %s or a parent domain of it, got %s", quoted(host), quoted(rpID))
+	}
+	return ""
+}
+
+// natsNameProblem checks a stream name or a subject prefix: NATS gives
+// meaning to spaces, dots (in stream names), and the wildcards * and >.
+func natsNameProblem(name string, subject bool) string {
+	bad := " \t\r\n*>/\\"
+	if !subject {
+		bad += "."
+	}
+	switch {
+	case name == "":
+		return "must not be empty when nats.url is set"
+	case strings.ContainsAny(name, bad):
+		return fmt.Sprintf("must not contain spaces or any of %q, got %s", strings.TrimLeft(bad, " \t\r\n"), quoted(name))
+	case subject && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")):
+		return fmt.Sprintf("must be dot-separated tokens, got %s", quoted(name))
 	}
 	return ""
 }

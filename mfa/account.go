@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -136,6 +137,7 @@ func (s *Service) totpConfirm(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	retry, err := s.checkTOTP(ctx, bs.UserID, c.PostForm("code"), true)
+	s.recordEnrolment(c, bs.UserID, retry, err)
 	if err == nil && retry == 0 {
 		s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn})
 		s.showNewRecoveryCodes(c, bs.UserID, render.RecoveryCodesPage{Next: withQuery(securityPath, "notice", "totp-on")})
@@ -178,9 +180,13 @@ func (s *Service) totpDelete(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if err := s.o.Store.DeleteTOTPFactor(ctx, bs.UserID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	err := s.o.Store.DeleteTOTPFactor(ctx, bs.UserID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.unavailable(c, err)
 		return
+	}
+	if err == nil {
+		s.recordFactor(c, audit.MFARemoved, bs.UserID, factorTOTP, nil)
 	}
 	if err := s.dropRecoveryCodesIfNoFactor(c, bs.UserID); err != nil {
 		s.unavailable(c, err)
@@ -192,10 +198,14 @@ func (s *Service) totpDelete(c *gin.Context) {
 
 func (s *Service) dropRecoveryCodesIfNoFactor(c *gin.Context, userID string) error {
 	f, err := s.factorsOf(c.Request.Context(), userID)
-	if err != nil || f.any() {
+	if err != nil || f.any() || f.recovery == 0 {
 		return err
 	}
-	return s.o.Store.ReplaceRecoveryCodes(c.Request.Context(), userID, nil, s.o.Now())
+	if err := s.o.Store.ReplaceRecoveryCodes(c.Request.Context(), userID, nil, s.o.Now()); err != nil {
+		return err
+	}
+	s.recordFactor(c, audit.MFARemoved, userID, factorRecoveryCodes, nil)
+	return nil
 }
 
 // recoveryCodes makes a new set; the old set stops working.

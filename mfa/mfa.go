@@ -26,6 +26,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
@@ -86,6 +87,8 @@ type Options struct {
 	// changed (TO-04, TO-06).
 	Mailer Mailer
 	Emails *render.Emails
+	// Audit records the security events (audit.go); nil records nothing.
+	Audit  *audit.Recorder
 	Logger *slog.Logger
 	Now    func() time.Time
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -291,6 +292,7 @@ func (s *Service) register(c *gin.Context) {
 		s.ceremonyFailed(c, err)
 		return
 	}
+	s.recordPasskey(c, audit.PasskeyAdded, bs.UserID, cred.ID, name)
 	s.notify(ctx, bs.UserID, render.SignInMethodsChangedEmail{Change: render.PasskeyAdded, PasskeyName: name})
 	c.JSON(http.StatusOK, gin.H{"redirect": withQuery(securityPath, "notice", "passkey-added")})
 }
@@ -333,21 +335,33 @@ func (s *Service) login(c *gin.Context) {
 	ctx := c.Request.Context()
 	_, sd, err := s.takeCeremony(c, purposeLogin)
 	if err != nil {
+		if reason := passkeyReason(err); reason != "" {
+			s.recordPasskeyFailure(c, "", reason)
+		}
 		s.ceremonyFailed(c, err)
 		return
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBody(http.MaxBytesReader(c.Writer, c.Request.Body, maxCeremonyBytes))
 	if err != nil {
+		s.recordPasskeyFailure(c, "", reasonMalformed)
 		s.ceremonyFailed(c, err)
 		return
 	}
-	var owner string
+	// owner is the person the credential belongs to, once it is found
+	// and the user handle names them (a handle alone is the browser's
+	// claim, and names nobody in the audit log); refused says why the
+	// lookup refused it.
+	var owner, refused string
 	_, cred, err := s.wa.w.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
 		pk, err := s.o.Store.GetPasskey(ctx, rawID)
+		if errors.Is(err, storage.ErrNotFound) {
+			refused = reasonUnknownCredential
+		}
 		if err != nil {
 			return nil, err
 		}
 		if pk.UserID != string(userHandle) {
+			refused = reasonUserMismatch
 			return nil, errors.New("the credential belongs to another user")
 		}
 		owner = pk.UserID
@@ -357,13 +371,22 @@ func (s *Service) login(c *gin.Context) {
 		err = s.recordUse(ctx, cred)
 	}
 	if err != nil {
+		reason := refused
+		if reason == "" {
+			reason = passkeyReason(err)
+		}
+		if reason != "" {
+			s.recordPasskeyFailure(c, owner, reason)
+		}
 		s.ceremonyFailed(c, err)
 		return
 	}
-	if _, err := s.o.Sessions.Start(c, owner, passkeyAMR(cred)); err != nil {
+	amr := passkeyAMR(cred)
+	if _, err := s.o.Sessions.Start(c, owner, amr); err != nil {
 		s.ceremonyFailed(c, err)
 		return
 	}
+	s.recordSignIn(c, owner, factorPasskey, "", amr)
 	next, err := s.resume(ctx, c.Query("challenge"), "")
 	if errors.Is(err, storage.ErrNotFound) {
 		next = "/account"
@@ -464,15 +487,19 @@ func (s *Service) secondFactorPasskey(c *gin.Context) {
 		err = s.recordUse(ctx, cred)
 	}
 	if err != nil {
+		if reason := passkeyReason(err); reason != "" {
+			s.recordFactorFailure(c, pch.UserID, factorPasskey, reason)
+		}
 		s.ceremonyFailed(c, err)
 		return
 	}
+	s.recordFactor(c, audit.MFAUsed, pch.UserID, factorPasskey, nil)
 	var p pending
 	if err := json.Unmarshal(pch.Data, &p); err != nil {
 		s.ceremonyFailed(c, err)
 		return
 	}
-	next, err := s.complete(c, pch, p, passkeyAMR(cred)[0])
+	next, err := s.complete(c, pch, p, factorPasskey, passkeyAMR(cred)[0])
 	switch {
 	case errors.Is(err, errSignInExpired):
 		jsonError(c, http.StatusBadRequest, "This sign-in has expired. Sign in again.")
@@ -552,6 +579,7 @@ func (s *Service) deletePasskey(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	s.recordPasskey(c, audit.PasskeyRemoved, bs.UserID, id, name)
 	if err := s.dropRecoveryCodesIfNoFactor(c, bs.UserID); err != nil {
 		s.unavailable(c, err)
 		return

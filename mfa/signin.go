@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -38,9 +39,11 @@ const (
 
 // pending is a sign-in that passed its first factor.
 type pending struct {
-	AMR       []string `json:"amr"`
-	Challenge string   `json:"challenge,omitempty"`
-	Next      string   `json:"next,omitempty"`
+	AMR []string `json:"amr"`
+	// Method is how the first factor passed, for the audit log.
+	Method    string `json:"method,omitempty"`
+	Challenge string `json:"challenge,omitempty"`
+	Next      string `json:"next,omitempty"`
 }
 
 func (s *Service) mountSignIn(r gin.IRouter) {
@@ -58,6 +61,12 @@ func (s *Service) mountSignIn(r gin.IRouter) {
 // and, once the second factor passed, starts the session itself and
 // resumes the authorization challenge, or goes to next (a local path).
 func (s *Service) Begin(c *gin.Context, userID string, amr []string, challenge, next string) (handled bool, err error) {
+	return s.BeginSignIn(c, userID, methodOf(amr), amr, challenge, next)
+}
+
+// BeginSignIn is Begin with the sign-in method the audit entry of the
+// finished sign-in names ("pwd", "magic_link", …).
+func (s *Service) BeginSignIn(c *gin.Context, userID, method string, amr []string, challenge, next string) (handled bool, err error) {
 	ctx := c.Request.Context()
 	f, err := s.factorsOf(ctx, userID)
 	if err != nil {
@@ -71,7 +80,7 @@ func (s *Service) Begin(c *gin.Context, userID string, amr []string, challenge, 
 		}
 		path = enrolPath
 	}
-	data, err := json.Marshal(pending{AMR: amr, Challenge: challenge, Next: next})
+	data, err := json.Marshal(pending{AMR: amr, Method: method, Challenge: challenge, Next: next})
 	if err != nil {
 		return false, err
 	}
@@ -177,11 +186,11 @@ var (
 	errAuthorizationExpired = errors.New("authorization expired")
 )
 
-// complete ends a pending sign-in whose second factor passed: the pending
-// state is spent (once: of two concurrent completions one gets the
-// session), the session starts with every factor used, and it returns
-// where the browser goes on.
-func (s *Service) complete(c *gin.Context, ch storage.MFAChallenge, p pending, amr ...string) (next string, err error) {
+// complete ends a pending sign-in whose second factor (factor, amr)
+// passed: the pending state is spent (once: of two concurrent completions
+// one gets the session), the session starts with every factor used, the
+// sign-in is recorded, and it returns where the browser goes on.
+func (s *Service) complete(c *gin.Context, ch storage.MFAChallenge, p pending, factor string, amr ...string) (next string, err error) {
 	ctx := c.Request.Context()
 	if _, err := s.o.Store.TakeMFAChallenge(ctx, ch.ID, purposeSignIn, s.o.Now()); errors.Is(err, storage.ErrNotFound) {
 		return "", errSignInExpired
@@ -198,6 +207,11 @@ func (s *Service) complete(c *gin.Context, ch storage.MFAChallenge, p pending, a
 	if _, err := s.o.Sessions.Start(c, ch.UserID, all); err != nil {
 		return "", err
 	}
+	method := p.Method
+	if method == "" {
+		method = methodOf(p.AMR) // a sign-in begun before methods were kept
+	}
+	s.recordSignIn(c, ch.UserID, method, factor, all)
 	next, err = s.resume(ctx, p.Challenge, p.Next)
 	if errors.Is(err, storage.ErrNotFound) {
 		return "", errAuthorizationExpired
@@ -207,8 +221,8 @@ func (s *Service) complete(c *gin.Context, ch storage.MFAChallenge, p pending, a
 
 // finish is complete for the HTML forms: a redirect on, or a page saying
 // why not.
-func (s *Service) finish(c *gin.Context, ch storage.MFAChallenge, p pending, amr ...string) {
-	next, err := s.complete(c, ch, p, amr...)
+func (s *Service) finish(c *gin.Context, ch storage.MFAChallenge, p pending, factor string, amr ...string) {
+	next, err := s.complete(c, ch, p, factor, amr...)
 	if err != nil {
 		s.finishFailed(c, err)
 		return
@@ -251,11 +265,26 @@ func (s *Service) secondFactorPage(c *gin.Context) {
 		}
 		d.Method = c.PostForm("method")
 		left, retry, err := s.checkSecondFactor(c, ch, d.Method)
+		factor := factorTOTP
+		if d.Method == "recovery" {
+			factor = factorRecoveryCode
+		}
+		switch {
+		case err == nil && retry == 0:
+			s.recordFactor(c, audit.MFAUsed, ch.UserID, factor, nil)
+			if factor == factorRecoveryCode {
+				s.recordFactor(c, audit.RecoveryCodeUsed, ch.UserID, factor, map[string]any{"remaining": left})
+			}
+		case retry > 0:
+			s.recordFactorFailure(c, ch.UserID, factor, reasonTooManyAttempts)
+		case errors.Is(err, errWrongCode):
+			s.recordFactorFailure(c, ch.UserID, factor, reasonWrongCode)
+		}
 		switch {
 		case err == nil && retry == 0 && d.Method == "recovery":
 			// A recovery code is a one-time password too (RFC 8176 "otp").
 			// The person is told how many are left before going on.
-			next, err := s.complete(c, ch, p, "otp")
+			next, err := s.complete(c, ch, p, factor, "otp")
 			if err != nil {
 				s.finishFailed(c, err)
 				return
@@ -265,7 +294,7 @@ func (s *Service) secondFactorPage(c *gin.Context) {
 				next, "Continue")
 			return
 		case err == nil && retry == 0:
-			s.finish(c, ch, p, "otp")
+			s.finish(c, ch, p, factor, "otp")
 			return
 		case retry > 0:
 			status, d.Error = http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Try again in %s.", waitText(retry))
@@ -333,6 +362,7 @@ func (s *Service) enrolPage(c *gin.Context) {
 			return
 		}
 		retry, err := s.checkTOTP(ctx, ch.UserID, c.PostForm("code"), true)
+		s.recordEnrolment(c, ch.UserID, retry, err)
 		switch {
 		case err == nil && retry == 0:
 			s.notify(ctx, ch.UserID, render.SignInMethodsChangedEmail{Change: render.TOTPTurnedOn})
@@ -378,7 +408,7 @@ func (s *Service) enrolDone(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, enrolPath)
 		return
 	}
-	s.finish(c, ch, p, "otp")
+	s.finish(c, ch, p, factorTOTP, "otp")
 }
 
 // showNewRecoveryCodes makes the user a new set of recovery codes and
@@ -389,6 +419,7 @@ func (s *Service) showNewRecoveryCodes(c *gin.Context, userID string, d render.R
 		s.unavailable(c, err)
 		return false
 	}
+	s.recordFactor(c, audit.MFAEnrolled, userID, factorRecoveryCodes, map[string]any{"count": len(codes)})
 	d.Codes = codes
 	c.Header("Cache-Control", "no-store")
 	show(s, c, http.StatusOK, s.pages.recoveryCodes, &d, &d.Page)

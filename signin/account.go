@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -123,6 +124,8 @@ var accountNotices = map[string]string{
 	"reset":    "Your new password is saved, and every other session was signed out.",
 	"ended":    "The session was ended.",
 	"others":   "Your other sessions were signed out.",
+	"linked":   "Your account is linked: you can sign in with it from now on.",
+	"unlinked": "The connected account was removed.",
 }
 
 // showAccount is the account page of the signed-in person.
@@ -150,6 +153,11 @@ func (s *Service) accountPage(c *gin.Context, bs *storage.BrowserSession, u stor
 	d := render.AccountPage{
 		Page: render.Page{Title: "Your account"}, Email: u.Email, Name: u.Name,
 		HasPassword: u.PasswordHash != "", RecentSignIn: now.Sub(bs.AuthTime) < recentSignIn,
+	}
+	if s.o.Connections != nil {
+		if d.Links, d.PendingLink, err = s.o.Connections.AccountLinks(c, u.ID); err != nil {
+			return render.AccountPage{}, err
+		}
 	}
 	// This device first, then the most recently used.
 	slices.SortStableFunc(list, func(a, b storage.BrowserSession) int { return b.LastSeenAt.Compare(a.LastSeenAt) })
@@ -266,7 +274,10 @@ func (s *Service) changePassword(c *gin.Context) {
 		return
 	}
 	err = s.inTransaction(ctx, func(ctx context.Context) error {
-		return s.setPassword(ctx, u.ID, hash, bs.ID, "")
+		if err := s.setPassword(ctx, u.ID, hash, bs.ID, ""); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, c, byUser(audit.PasswordChanged, u.ID))
 	})
 	if err != nil {
 		s.unavailable(c, err)
@@ -292,7 +303,7 @@ func (s *Service) setPassword(ctx context.Context, userID, hash, keep, verifiedE
 	if err != nil {
 		return err
 	}
-	if err := s.endSessions(ctx, userID, keep); err != nil {
+	if _, err := s.endSessions(ctx, userID, keep); err != nil {
 		return err
 	}
 	msg, err := s.o.Emails.PasswordChanged(render.PasswordChangedEmail{
@@ -305,21 +316,24 @@ func (s *Service) setPassword(ctx context.Context, userID, hash, keep, verifiedE
 }
 
 // endSessions ends every browser session of userID except keep (a
-// session ID, or "" for none).
-func (s *Service) endSessions(ctx context.Context, userID, keep string) error {
+// session ID, or "" for none), and returns the public sids of those it
+// ended.
+func (s *Service) endSessions(ctx context.Context, userID, keep string) ([]string, error) {
 	list, err := s.o.Store.ListBrowserSessions(ctx, userID)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var ended []string
 	for _, bs := range list {
 		if bs.ID == keep {
 			continue
 		}
 		if err := s.o.Store.DeleteBrowserSession(ctx, bs.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
+			return ended, err
 		}
+		ended = append(ended, bs.SID)
 	}
-	return nil
+	return ended, nil
 }
 
 // endSession ends one of the signed-in person's sessions, named by its
@@ -354,6 +368,11 @@ func (s *Service) endSession(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	// The sid is the session's public name (in ID tokens); its ID, the
+	// hash of the cookie, stays out of the log.
+	e := byUser(audit.SessionRevoked, u.ID)
+	e.TargetType, e.TargetID = "session", list[i].SID
+	s.record(c, e)
 	c.Redirect(http.StatusSeeOther, accountPath+"?done=ended")
 }
 
@@ -366,7 +385,14 @@ func (s *Service) endOtherSessions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.endSessions(c.Request.Context(), u.ID, bs.ID); err != nil {
+	ended, err := s.endSessions(c.Request.Context(), u.ID, bs.ID)
+	for _, sid := range ended {
+		e := byUser(audit.SessionRevoked, u.ID)
+		e.TargetType, e.TargetID = "session", sid
+		e.Details = audit.Details(map[string]bool{"others": true})
+		s.record(c, e)
+	}
+	if err != nil {
 		s.unavailable(c, err)
 		return
 	}
@@ -380,9 +406,19 @@ func (s *Service) signOut(c *gin.Context) {
 	if !s.checkCSRF(c) {
 		return
 	}
+	bs, err := s.o.Sessions.Current(c)
+	if err != nil {
+		s.unavailable(c, err)
+		return
+	}
 	if err := s.o.Sessions.End(c); err != nil {
 		s.unavailable(c, err)
 		return
+	}
+	if bs != nil {
+		e := byUser(audit.SignOut, bs.UserID)
+		e.TargetType, e.TargetID = "session", bs.SID
+		s.record(c, e)
 	}
 	c.Redirect(http.StatusSeeOther, signedOutPath)
 }

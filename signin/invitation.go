@@ -249,10 +249,12 @@ func (s *Service) acceptInvitationSignUp(c *gin.Context) {
 		s.invitationError(c, err)
 		return
 	}
-	if _, err := s.o.Sessions.Start(c, u.ID, []string{"email", "pwd"}); err != nil {
+	amr := []string{"email", "pwd"}
+	if _, err := s.o.Sessions.Start(c, u.ID, amr); err != nil {
 		s.unavailable(c, err)
 		return
 	}
+	s.recordSignIn(c, u.ID, methodInvitation, amr, inv.OrgID)
 	c.Redirect(http.StatusSeeOther, accountPath)
 }
 

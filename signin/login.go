@@ -176,12 +176,17 @@ func (s *Service) submitPassword(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	d, err := s.passwordAllowed(c, email)
+	d, refusal, err := s.passwordAllowed(c, email)
 	if err != nil {
 		s.unavailable(c, err)
 		return
 	}
 	if !d.Allowed {
+		// Refusals by the IP limit are not recorded one by one: a flood
+		// would write a row per request. The attempts before it are.
+		if refusal == reasonLocked {
+			s.recordFailure(c, methodPassword, refusal, s.accountOf(ctx, email))
+		}
 		// The same for every email, known or not: the account's counter is
 		// keyed by the email as typed (LG-03).
 		c.Header("Retry-After", strconv.Itoa(ceilSeconds(d.RetryAfter)))
@@ -194,6 +199,7 @@ func (s *Service) submitPassword(c *gin.Context) {
 		return
 	}
 	if err != nil {
+		s.recordPasswordFailure(c, email)
 		s.passwordPage(c, http.StatusUnauthorized, f, email, render.LoginPasswordPage{PasswordError: wrongPassword})
 		return
 	}
@@ -208,6 +214,7 @@ func (s *Service) submitPassword(c *gin.Context) {
 		return
 	}
 	if !u.EmailVerified {
+		s.recordFailure(c, methodPassword, reasonUnverified, u.ID)
 		s.verifyFirst(c, u, f.challenge)
 		return
 	}
@@ -215,7 +222,7 @@ func (s *Service) submitPassword(c *gin.Context) {
 	if f.invitation != "" {
 		next = invitationPath(f.invitation)
 	}
-	s.signIn(c, userID, []string{"pwd"}, f.challenge, next)
+	s.signIn(c, userID, methodPassword, []string{"pwd"}, f.challenge, next)
 }
 
 // verifyFirst answers a right password for an account whose address is not
@@ -239,25 +246,29 @@ func (s *Service) verifyFirst(c *gin.Context, u storage.User, challenge string) 
 
 // passwordAllowed applies the per-IP limit, then counts an attempt against
 // the account (LG-03, LG-04) before the password is checked: of any number
-// of guesses at once, only the lockout's free attempts go ahead.
-func (s *Service) passwordAllowed(c *gin.Context, email string) (ratelimit.Decision, error) {
+// of guesses at once, only the lockout's free attempts go ahead. A refusal
+// comes with its audit reason: rate_limited (the IP) or locked (the account).
+func (s *Service) passwordAllowed(c *gin.Context, email string) (d ratelimit.Decision, refusal string, err error) {
 	ctx := c.Request.Context()
-	d, err := s.o.Limiter.Allow(ctx, s.o.Policies.PasswordIP, ratelimit.IPKey(c.ClientIP()))
+	d, err = s.o.Limiter.Allow(ctx, s.o.Policies.PasswordIP, ratelimit.IPKey(c.ClientIP()))
 	if err != nil || !d.Allowed {
-		return d, err
+		return d, reasonRateLimited, err
 	}
-	return s.o.Limiter.Attempt(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(email))
+	d, err = s.o.Limiter.Attempt(ctx, s.o.Policies.PasswordAccount, storage.EmailKey(email))
+	return d, reasonLocked, err
 }
 
-// signIn follows a first factor (amr): the second factor takes over when
-// the person has one (SecondFactor); otherwise a new session starts for
-// userID (ending the browser's previous one, SC-01). The browser goes on
-// with 303, so that it never posts the credentials again (SC-08): to the
-// pending authorization, or next (a local path), or the account page.
-func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge, next string) {
+// signIn follows a first factor (method, amr): the second factor takes
+// over when the person has one (SecondFactor, which records the sign-in
+// once it finishes); otherwise a new session starts for userID (ending the
+// browser's previous one, SC-01) and the sign-in is recorded. The browser
+// goes on with 303, so that it never posts the credentials again (SC-08):
+// to the pending authorization, or next (a local path), or the account
+// page.
+func (s *Service) signIn(c *gin.Context, userID, method string, amr []string, challenge, next string) {
 	ctx := c.Request.Context()
 	if s.o.SecondFactor != nil {
-		handled, err := s.o.SecondFactor.Begin(c, userID, amr, challenge, next)
+		handled, err := s.o.SecondFactor.BeginSignIn(c, userID, method, amr, challenge, next)
 		if err != nil {
 			s.unavailable(c, err)
 			return
@@ -270,6 +281,7 @@ func (s *Service) signIn(c *gin.Context, userID string, amr []string, challenge,
 		s.unavailable(c, err)
 		return
 	}
+	s.recordSignIn(c, userID, method, amr, "")
 	if next == "" {
 		next = accountPath
 	}
@@ -294,6 +306,14 @@ func (s *Service) identifierPage(c *gin.Context, status int, f flow, email, emai
 		Page: render.Page{Title: "Sign in"}, Challenge: f.challenge, ClientName: f.clientName,
 		Email: email, EmailError: emailError, SignupOpen: s.signupOpen(), Invitation: f.invitation,
 		Passkeys: s.o.Passkeys,
+	}
+	if s.o.Connections != nil && f.invitation == "" {
+		buttons, err := s.o.Connections.LoginButtons(c.Request.Context())
+		if err != nil {
+			s.unavailable(c, err)
+			return
+		}
+		d.Connections = buttons
 	}
 	if d.Passkeys {
 		// Its passkey button's script needs the CSP that lets it run.

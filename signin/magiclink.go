@@ -141,10 +141,14 @@ func (s *Service) useLink(c *gin.Context) {
 	}
 	tok, err := s.consumeLink(c.Request.Context(), c.PostForm("token"))
 	if err != nil {
+		if reason := linkReason(err); reason != "" {
+			// The account of a link that was used or expired is known.
+			s.recordFailure(c, methodMagicLink, reason, tok.UserID)
+		}
 		s.linkError(c, storage.PurposeMagicLink, err)
 		return
 	}
-	s.signIn(c, tok.UserID, []string{"email"}, tok.Challenge, "")
+	s.signIn(c, tok.UserID, methodMagicLink, []string{"email"}, tok.Challenge, "")
 }
 
 // consumeLink marks the token used and the user's email verified in one

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -117,8 +118,10 @@ func (s *Service) resetPassword(c *gin.Context) {
 			return err
 		}
 		// Whoever had the old password may hold tokens too (SC-07).
-		_, err := s.o.Store.RevokeUserGrants(ctx, tok.UserID, s.o.Now().Add(storage.MaxAccessTokenTTL))
-		return err
+		if _, err := s.o.Store.RevokeUserGrants(ctx, tok.UserID, s.o.Now().Add(storage.MaxAccessTokenTTL)); err != nil {
+			return err
+		}
+		return s.recordIn(ctx, c, byUser(audit.PasswordReset, tok.UserID))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		err = errLinkInvalid // the account was deleted
@@ -134,5 +137,5 @@ func (s *Service) resetPassword(c *gin.Context) {
 	}
 	// A reset proves the mailbox, not the second factor: a person who has
 	// one is asked for it before the session starts.
-	s.signIn(c, tok.UserID, []string{"email"}, "", accountPath+"?done=reset")
+	s.signIn(c, tok.UserID, methodPasswordReset, []string{"email"}, "", accountPath+"?done=reset")
 }

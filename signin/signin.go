@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
@@ -69,11 +70,13 @@ type Authorizations interface {
 // SecondFactor takes over a sign-in whose first factor passed, when the
 // person has a second factor or must set one up (mfa.Service).
 type SecondFactor interface {
-	// Begin returns handled=false when no second factor is needed: the
+	// BeginSignIn returns handled=false when no second factor is needed: the
 	// caller starts the session. Otherwise it has answered (a redirect),
 	// and starts the session itself once the second factor passed, then
 	// resumes the authorization challenge or goes to next (a local path).
-	Begin(c *gin.Context, userID string, amr []string, challenge, next string) (handled bool, err error)
+	// method is how the first factor passed ("pwd", "magic_link", …), for
+	// the audit entry of the sign-in it finishes.
+	BeginSignIn(c *gin.Context, userID, method string, amr []string, challenge, next string) (handled bool, err error)
 }
 
 // Federation sends people whose email domain belongs to an organization's
@@ -82,6 +85,16 @@ type Federation interface {
 	// RouteEmail returns the path where a sign-in as email continues,
 	// resuming the authorization challenge, or "" when it stays here.
 	RouteEmail(ctx context.Context, email, challenge string) (string, error)
+}
+
+// Connections are the upstream identity providers people may sign in
+// with (idp/upstream).
+type Connections interface {
+	// LoginButtons are the "Continue with …" buttons of the sign-in page.
+	LoginButtons(ctx context.Context) ([]render.ConnectionButton, error)
+	// AccountLinks lists userID's linked upstream accounts for the account
+	// page, and one waiting in this browser to be linked, if any.
+	AccountLinks(c *gin.Context, userID string) ([]render.AccountLink, *render.AccountPendingLink, error)
 }
 
 // Mailer queues an email; it never waits on SMTP (mail.Mailer).
@@ -105,19 +118,24 @@ type Options struct {
 	// Federation, when set, routes emails of claimed domains to their
 	// organization's single sign-on.
 	Federation Federation
-	Sessions   *session.Manager
-	Limiter    *ratelimit.Limiter
-	Policies   ratelimit.Policies
-	Mailer     Mailer
-	Emails     *render.Emails
+	// Connections, when set, adds "Continue with …" buttons to the sign-in
+	// page and linked accounts to the account page.
+	Connections Connections
+	Sessions    *session.Manager
+	Limiter     *ratelimit.Limiter
+	Policies    ratelimit.Policies
+	Mailer      Mailer
+	Emails      *render.Emails
 	// Templates holds the page templates (templates.FS).
 	Templates fs.FS
 	// TokenKey (32 bytes) keys the hashes of emailed tokens at rest.
 	TokenKey []byte
 	// SignupMode is "open", "invite_only" or "disabled".
 	SignupMode string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Audit records the security events (audit.go); nil records nothing.
+	Audit  *audit.Recorder
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service serves the sign-in and account pages.

@@ -56,5 +56,5 @@ func (s *Service) verifyEmail(c *gin.Context) {
 		s.linkError(c, storage.PurposeVerifyEmail, err)
 		return
 	}
-	s.signIn(c, tok.UserID, []string{"email"}, tok.Challenge, "")
+	s.signIn(c, tok.UserID, methodEmailVerification, []string{"email"}, tok.Challenge, "")
 }

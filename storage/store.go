@@ -23,6 +23,9 @@ type Store interface {
 	MFA
 	SAML
 	ExternalIdentities
+	UpstreamConnections
+	Events
+	AuditLog
 	Transactions
 
 	// Migrate applies pending schema migrations, safely when several

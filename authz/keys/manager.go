@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/storage"
 )
 
@@ -56,6 +57,10 @@ type Options struct {
 	// OnTransition, when set, is called once per transition, e.g. to count
 	// it in /metrics.
 	OnTransition func(Transition)
+	// Audit records the scheduled rotations (key.rotated, by the system);
+	// nil records nothing. Rotate and Revoke record nothing: their
+	// callers (the CLI, the admin API) know who asked.
+	Audit *audit.Recorder
 }
 
 // Manager keeps the key set rotated and serves snapshots of it.
@@ -129,12 +134,34 @@ func (m *Manager) Refresh(ctx context.Context) error {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
 	if _, events, _ := m.maintain(stored, m.opts.Now(), &fresh{dry: true}); len(events) > 0 {
-		stored, err = m.update(ctx, m.maintain)
+		stored, events, err = m.update(ctx, m.maintain)
 		if err != nil {
 			return err
 		}
+		m.recordRotation(ctx, events)
 	}
 	return m.load(stored)
+}
+
+// recordRotation records a scheduled rotation among events: of instances
+// refreshing at once, only the one whose transaction made it has it.
+func (m *Manager) recordRotation(ctx context.Context, events []event) {
+	var retired, activated string
+	for _, e := range events {
+		switch e.t {
+		case Retired:
+			retired = e.kid
+		case Activated:
+			activated = e.kid
+		}
+	}
+	if retired == "" || activated == "" {
+		return // the first key, or the next key replacing a revoked one
+	}
+	m.opts.Audit.Log(ctx, storage.AuditEntry{
+		Type: audit.KeyRotated, ActorType: storage.ActorSystem, TargetType: "signing_key", TargetID: activated,
+		Details: audit.Details(map[string]any{"retired_kid": retired, "activated_kid": activated, "scheduled": true}),
+	})
 }
 
 // Rotate retires the active key and activates the next one now, instead of
@@ -142,7 +169,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 // while the next key is younger than the pre-publication window, since
 // verifiers may not have seen it yet.
 func (m *Manager) Rotate(ctx context.Context, force bool) error {
-	stored, err := m.update(ctx, func(keys []storage.SigningKey, now time.Time, f *fresh) ([]storage.SigningKey, []event, error) {
+	stored, _, err := m.update(ctx, func(keys []storage.SigningKey, now time.Time, f *fresh) ([]storage.SigningKey, []event, error) {
 		keys, events, err := m.maintain(keys, now, f)
 		if err != nil {
 			return nil, nil, err
@@ -169,7 +196,7 @@ func (m *Manager) Rotate(ctx context.Context, force bool) error {
 // (even if verifiers have not cached it yet: a compromised key is worse),
 // and a fresh next key is made. storage.ErrNotFound when there is no such key.
 func (m *Manager) Revoke(ctx context.Context, kid string) error {
-	stored, err := m.update(ctx, func(keys []storage.SigningKey, now time.Time, f *fresh) ([]storage.SigningKey, []event, error) {
+	stored, _, err := m.update(ctx, func(keys []storage.SigningKey, now time.Time, f *fresh) ([]storage.SigningKey, []event, error) {
 		i := slices.IndexFunc(keys, func(k storage.SigningKey) bool { return k.ID == kid })
 		if i < 0 {
 			return nil, nil, fmt.Errorf("revoke key %q: %w", kid, storage.ErrNotFound)
@@ -258,10 +285,11 @@ func (m *Manager) rotate(keys []storage.SigningKey, active, next int, now time.T
 	return keys, []event{{Retired, a.ID}, {Activated, n.ID}, {Created, k.ID}}, nil
 }
 
-// update runs s in one UpdateSigningKeys transaction. Keys are generated
-// outside it: when s needs more fresh keys than were made, the transaction
-// is abandoned, one more key is made, and s runs again on the current set.
-func (m *Manager) update(ctx context.Context, s step) ([]storage.SigningKey, error) {
+// update runs s in one UpdateSigningKeys transaction and returns the key
+// set and the transitions it made. Keys are generated outside it: when s
+// needs more fresh keys than were made, the transaction is abandoned, one
+// more key is made, and s runs again on the current set.
+func (m *Manager) update(ctx context.Context, s step) ([]storage.SigningKey, []event, error) {
 	f := &fresh{alg: m.opts.Algorithm, cipher: m.opts.Cipher}
 	for {
 		var events []event
@@ -274,12 +302,12 @@ func (m *Manager) update(ctx context.Context, s step) ([]storage.SigningKey, err
 		})
 		if errors.Is(err, errNeedKey) {
 			if err := f.generate(m.opts.Now()); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("update signing keys: %w", err)
+			return nil, nil, fmt.Errorf("update signing keys: %w", err)
 		}
 		for _, e := range events {
 			m.opts.Logger.Info("signing key "+string(e.t), "kid", e.kid)
@@ -287,7 +315,7 @@ func (m *Manager) update(ctx context.Context, s step) ([]storage.SigningKey, err
 				m.opts.OnTransition(e.t)
 			}
 		}
-		return stored, nil
+		return stored, events, nil
 	}
 }
 

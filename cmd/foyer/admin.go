@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/foyerdev/foyer/admin"
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/authz"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/authz/keys"
@@ -20,11 +22,18 @@ import (
 // directory's validation, which admin may not import itself; invitations
 // carry the mailer and the sign-in side's link tokens; SAML connections
 // are made by the service provider sp, and their domains verified through
-// lookupTXT (nil: the system resolver).
+// lookupTXT (nil: the system resolver). Every change is recorded by
+// hooks.audit; webhook secrets are sealed as the events worker opens them.
 func newAdminAPI(store storage.Store, provider *authz.Provider, km *keys.Manager, key []byte, invitations admin.InvitationOptions,
-	sp *sso.Service, lookupTXT admin.LookupTXT, log *slog.Logger) (*admin.API, error) {
+	sp *sso.Service, lookupTXT admin.LookupTXT, log *slog.Logger, up admin.Upstream, hooks adminHooks) (*admin.API, error) {
 	if lookupTXT == nil {
 		lookupTXT = net.DefaultResolver.LookupTXT
+	}
+	// The worker's sealer, not the SAML keys' one: each purpose has its
+	// own derived key, and the worker must open what the API seals.
+	seal, err := webhookSealer(key)
+	if err != nil {
+		return nil, err
 	}
 	return admin.New(admin.Options{
 		Store:     store,
@@ -33,12 +42,33 @@ func newAdminAPI(store storage.Store, provider *authz.Provider, km *keys.Manager
 		Clients:   adminClients{clients.NewRegistrar(store, clients.NewSecretHasher(clients.DeriveKey(key)), nil)},
 		Keys:      adminKeys{km},
 		SAML:      adminSAML{sp},
+		Upstream:  up,
 		LookupTXT: lookupTXT,
 		CursorKey: deriveKey(key, "foyer admin cursor hmac v1"),
 		Logger:    log,
 
 		Invitations: invitations,
+
+		Audit:                   hooks.audit,
+		WebhookSealer:           seal,
+		AllowPrivateWebhookURLs: hooks.allowPrivateWebhooks,
 	})
+}
+
+// adminRecorder is the recorder of the admin API: the server's, unless a
+// test wraps its audit log.
+func adminRecorder(rec *audit.Recorder, log storage.AuditLog, s seams, now func() time.Time, logger *slog.Logger) *audit.Recorder {
+	if s.auditLog == nil {
+		return rec
+	}
+	return audit.New(s.auditLog(log), now, logger)
+}
+
+// adminHooks are the admin API's audit log and webhook URL policy.
+type adminHooks struct {
+	audit *audit.Recorder
+	// allowPrivateWebhooks admits http and internal webhook URLs (--dev).
+	allowPrivateWebhooks bool
 }
 
 // adminTokens adapts authz's access-token check to admin.Tokens.
@@ -147,14 +177,14 @@ func (k adminKeys) Revoke(ctx context.Context, kid string) error { return k.m.Re
 // *saml.FieldError has the FieldMessage method admin reads.
 type adminSAML struct{ s *sso.Service }
 
-func (a adminSAML) Create(ctx context.Context, in admin.NewSAMLConnection) (storage.SAMLConnection, error) {
-	return a.s.CreateConnection(ctx, sso.NewConnection{
+func (a adminSAML) Prepare(ctx context.Context, in admin.NewSAMLConnection) (storage.SAMLConnection, error) {
+	return a.s.PrepareConnection(ctx, sso.NewConnection{
 		OrgID: in.OrgID, Name: in.Name, MetadataURL: in.MetadataURL, Metadata: []byte(in.Metadata),
 		AllowIDPInitiated: in.AllowIDPInitiated, Mapping: ssoMapping(in.Mapping),
 	})
 }
 
-func (a adminSAML) Update(ctx context.Context, id string, ch admin.SAMLConnectionChanges) (storage.SAMLConnection, error) {
+func (a adminSAML) PrepareUpdate(ctx context.Context, ch admin.SAMLConnectionChanges) (func(storage.SAMLConnection) (storage.SAMLConnection, error), error) {
 	c := sso.ConnectionChanges{Name: ch.Name, AllowIDPInitiated: ch.AllowIDPInitiated, MetadataURL: ch.MetadataURL}
 	if ch.Mapping != nil {
 		m := ssoMapping(*ch.Mapping)
@@ -163,7 +193,7 @@ func (a adminSAML) Update(ctx context.Context, id string, ch admin.SAMLConnectio
 	if ch.Metadata != nil {
 		c.Metadata = []byte(*ch.Metadata)
 	}
-	return a.s.UpdateConnection(ctx, id, c)
+	return a.s.PrepareUpdate(ctx, c)
 }
 
 func (a adminSAML) SP(id string) admin.SAMLServiceProvider {

@@ -18,6 +18,7 @@ import (
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/idp"
 	ssosaml "github.com/foyerdev/foyer/idp/saml"
+	"github.com/foyerdev/foyer/idp/upstream"
 	"github.com/foyerdev/foyer/storage"
 )
 
@@ -490,6 +491,28 @@ func TestAdminMTIsolation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Webhook endpoints: B's, and a global one (Foyer admins').
+			hookB, err := e.store.CreateWebhookEndpoint(ctx, storage.WebhookEndpoint{ID: storage.NewID(storage.PrefixWebhookEndpoint),
+				OrgID: orgB.ID, URL: "https://hooks.example.test/b", Secret: []byte("sealed"), Disabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hookAll, err := e.store.CreateWebhookEndpoint(ctx, storage.WebhookEndpoint{ID: storage.NewID(storage.PrefixWebhookEndpoint),
+				URL: "https://hooks.example.test/all", Secret: []byte("sealed"), Disabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Upstream connections: B's, and a global one (Foyer admins').
+			upB, err := e.srv.upstream.CreateConnection(ctx, upstream.NewConnection{OrgID: orgB.ID, Type: storage.UpstreamGitHub,
+				Name: "B GitHub", ClientID: "b", ClientSecret: "b-secret"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			upAll, err := e.srv.upstream.CreateConnection(ctx, upstream.NewConnection{Type: storage.UpstreamGitHub,
+				Name: "GitHub", ClientID: "g", ClientSecret: "g-secret"})
+			if err != nil {
+				t.Fatal(err)
+			}
 			activeKID := ""
 			for _, k := range stored {
 				if k.State == storage.KeyActive {
@@ -557,6 +580,28 @@ func TestAdminMTIsolation(t *testing.T) {
 				{"DELETE", "/organizations/:id/saml-connections/:connection_id", a + "/saml-connections/" + ssoB.ID, nil, http.StatusNotFound},
 				{"POST", "/organizations/:id/saml-connections/:connection_id/domains", a + "/saml-connections/" + ssoB.ID + "/domains", map[string]any{"domain": "spy.example"}, http.StatusNotFound},
 				{"DELETE", "/organizations/:id/saml-connections/:connection_id/domains/:domain", a + "/saml-connections/" + ssoB.ID + "/domains/b.example", nil, http.StatusNotFound},
+				// The audit log: the whole of it is the instance's; B's is not
+				// there (AD-02).
+				{"GET", "/audit-events", "/audit-events", nil, http.StatusForbidden},
+				{"GET", "/organizations/:id/audit-events", b + "/audit-events", nil, http.StatusNotFound},
+				// Webhook endpoints: B's and the global ones are not there.
+				{"GET", "/webhooks", "/webhooks?organization=" + orgB.ID, nil, http.StatusNotFound},
+				{"POST", "/webhooks", "/webhooks", map[string]any{"url": "https://evil.example/all"}, http.StatusForbidden},
+				{"GET", "/organizations/:id/webhooks", b + "/webhooks", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/webhooks", b + "/webhooks", map[string]any{"url": "https://evil.example/b"}, http.StatusNotFound},
+				{"GET", "/webhooks/:id", "/webhooks/" + hookB.ID, nil, http.StatusNotFound},
+				{"PATCH", "/webhooks/:id", "/webhooks/" + hookB.ID, map[string]any{"url": "https://evil.example/b"}, http.StatusNotFound},
+				{"DELETE", "/webhooks/:id", "/webhooks/" + hookAll.ID, nil, http.StatusNotFound},
+				{"GET", "/webhooks/:id/deliveries", "/webhooks/" + hookB.ID + "/deliveries", nil, http.StatusNotFound},
+				{"POST", "/webhooks/:id/deliveries/:delivery_id/replay", "/webhooks/" + hookAll.ID + "/deliveries/dlv_x/replay", nil, http.StatusNotFound},
+				// Upstream connections: B's and the global ones are not there;
+				// A's admin lists A's only (TestAdminUpstreamConnections).
+				{"GET", "/upstream-connections", "/upstream-connections", nil, http.StatusOK},
+				{"POST", "/upstream-connections", "/upstream-connections", map[string]any{"type": "github", "name": "Spy", "client_id": "x", "client_secret": "x"}, http.StatusForbidden},
+				{"GET", "/upstream-connections/:connection_id", "/upstream-connections/" + upB.ID, nil, http.StatusNotFound},
+				{"DELETE", "/upstream-connections/:connection_id", "/upstream-connections/" + upAll.ID, nil, http.StatusNotFound},
+				{"GET", "/organizations/:id/upstream-connections", b + "/upstream-connections", nil, http.StatusNotFound},
+				{"POST", "/organizations/:id/upstream-connections", b + "/upstream-connections", map[string]any{"type": "github", "name": "Spy", "client_id": "x", "client_secret": "x"}, http.StatusNotFound},
 				// The list of organizations holds A only.
 				{"GET", "/organizations", "/organizations", nil, http.StatusOK},
 			}
@@ -597,6 +642,11 @@ func TestAdminMTIsolation(t *testing.T) {
 			}
 			if is, err := e.store.ListInvitations(ctx, orgB.ID); err != nil || len(is) != 1 || !is[0].Pending(time.Now()) || is[0].TokenHash != "hash-of-b" {
 				t.Errorf("B's invitations after the attempts = %+v, %v", is, err)
+			}
+			for _, h := range []storage.WebhookEndpoint{hookB, hookAll} {
+				if got, err := e.store.GetWebhookEndpoint(ctx, h.ID); err != nil || got.URL != h.URL {
+					t.Errorf("webhook %s after the attempts = %+v, %v", h.ID, got, err)
+				}
 			}
 			if c, err := e.store.GetSAMLConnection(ctx, ssoB.ID); err != nil || c.Name != "B IdP" {
 				t.Errorf("B's SAML connection after the attempts = %+v, %v", c, err)

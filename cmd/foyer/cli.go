@@ -91,6 +91,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.serveCommand(), a.migrateCommand(), a.usersCommand(), a.orgsCommand(), a.keysCommand(), a.clientsCommand(), a.consentsCommand())
 	a.addManageCommands(root)
 	root.AddCommand(a.loginCommand(), a.whoamiCommand(), a.logoutCommand(), a.apiCommand())
+	root.AddCommand(a.webhooksCommand(), a.auditCommand())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -46,12 +47,21 @@ func (a *app) clientsCreateCommand() *cobra.Command {
 				}
 				in.JWKS = doc
 			}
-			reg, done, err := a.registrar(cmd, true)
+			reg, store, done, err := a.registrar(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			c, secret, err := reg.Create(cmd.Context(), in)
+			var c storage.Client
+			var secret string
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				var err error
+				if c, secret, err = reg.Create(ctx, in); err != nil {
+					return err
+				}
+				// The view has no secret, and neither has the entry.
+				return recordCLI(ctx, store, cliEntry(admin.AuditClientCreated, admin.TargetClient, c.ID, ""), nil, admin.ClientAuditFields(c))
+			})
 			if err != nil {
 				return err
 			}
@@ -121,12 +131,23 @@ func (a *app) clientsUpdateCommand() *cobra.Command {
 				return usageError{fmt.Errorf("nothing to change: give at least one of --name, --redirect-uri, " +
 					"--post-logout-redirect-uri, --grant-type, --scope, --require-organization")}
 			}
-			reg, done, err := a.registrar(cmd, false)
+			reg, store, done, err := a.registrar(cmd, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			c, err := reg.Update(cmd.Context(), args[0], ch)
+			var c storage.Client
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				before, err := reg.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if c, err = reg.Update(ctx, before.ID, ch); err != nil {
+					return err
+				}
+				return recordCLI(ctx, store, cliEntry(admin.AuditClientUpdated, admin.TargetClient, c.ID, ""),
+					admin.ClientAuditFields(before), admin.ClientAuditFields(c))
+			})
 			if err != nil {
 				return err
 			}
@@ -149,7 +170,7 @@ func (a *app) clientsListCommand() *cobra.Command {
 		Short: "List OAuth clients",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, done, err := a.registrar(cmd, false)
+			reg, _, done, err := a.registrar(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -185,7 +206,7 @@ func (a *app) clientsGetCommand() *cobra.Command {
 		Short: "Show an OAuth client (never its secret)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, done, err := a.registrar(cmd, false)
+			reg, _, done, err := a.registrar(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -206,12 +227,22 @@ func (a *app) clientsDeleteCommand() *cobra.Command {
 		Short: "Delete an OAuth client",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, done, err := a.registrar(cmd, false)
+			reg, store, done, err := a.registrar(cmd, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := reg.Delete(cmd.Context(), args[0]); err != nil {
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				before, err := reg.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if err := reg.Delete(ctx, before.ID); err != nil {
+					return err
+				}
+				return recordCLI(ctx, store, cliEntry(admin.AuditClientDeleted, admin.TargetClient, before.ID, ""), admin.ClientAuditFields(before), nil)
+			})
+			if err != nil {
 				return err
 			}
 			return a.print(struct {
@@ -225,22 +256,23 @@ func (a *app) clientsDeleteCommand() *cobra.Command {
 // registrar opens the store and a client registrar for a one-shot command.
 // With hashing it also loads the encryption key (secrets.encryption_key or
 // the data directory's encryption.key), from which the secret-hashing key is
-// derived: create needs it, reading and deleting do not.
-func (a *app) registrar(cmd *cobra.Command, hashing bool) (*clients.Registrar, func(), error) {
+// derived: create needs it, reading and deleting do not. The store is for
+// the transaction of a change and its audit entry.
+func (a *app) registrar(cmd *cobra.Command, hashing bool) (*clients.Registrar, storage.Store, func(), error) {
 	cfg, store, err := a.commandStore(cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var hasher *clients.SecretHasher
 	if hashing {
 		key, err := encryptionKey(cfg, false, a.commandLogger())
 		if err != nil {
 			store.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		hasher = clients.NewSecretHasher(clients.DeriveKey(key))
 	}
-	return clients.NewRegistrar(store, hasher, nil), func() { store.Close() }, nil
+	return clients.NewRegistrar(store, hasher, nil), store, func() { store.Close() }, nil
 }
 
 // readJWKSFile reads the --jwks-file document; the registrar checks it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/storage"
 )
@@ -86,7 +87,18 @@ func (a *app) consentsRevokeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = store.DeleteConsent(ctx, u.ID, clientID)
+			err = inTx(ctx, store, func(ctx context.Context) error {
+				c, err := store.GetConsent(ctx, u.ID, clientID)
+				if err != nil {
+					return err
+				}
+				if err := store.DeleteConsent(ctx, u.ID, clientID); err != nil {
+					return err
+				}
+				e := cliEntry(admin.AuditConsentRevoked, admin.TargetConsent, c.ClientID, "")
+				e.UserID = u.ID
+				return recordCLI(ctx, store, e, map[string]any{"client_id": c.ClientID, "scopes": orEmpty(c.Scopes)}, nil)
+			})
 			if errors.Is(err, storage.ErrNotFound) {
 				return &idp.FieldError{Field: "client", Message: fmt.Sprintf("%s has no consent to client %q", u.Email, clientID), Err: err}
 			}

@@ -66,8 +66,8 @@ func forbidden(rel, dep string) string {
 			return "config and templates import no other Foyer package"
 		}
 	case buildingBlocks[top(rel)]:
-		if isFoyer && foyer != "storage" && foyer != "templates/render" && top(foyer) != top(rel) {
-			return "building blocks import storage and templates/render only"
+		if isFoyer && foyer != "storage" && foyer != "templates/render" && foyer != "outbound" && top(foyer) != top(rel) {
+			return "building blocks import storage, templates/render and outbound only"
 		}
 	case features[top(rel)]:
 		if isFoyer && foyer != "storage" && foyer != "templates/render" && !buildingBlocks[top(foyer)] && top(foyer) != top(rel) {
@@ -79,7 +79,7 @@ func forbidden(rel, dep string) string {
 
 // Building blocks serve several features; features never import each other.
 var (
-	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true}
+	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true, "outbound": true, "audit": true, "events": true}
 	features       = map[string]bool{"admin": true, "authz": true, "idp": true, "mfa": true, "signin": true}
 )
 
@@ -111,6 +111,9 @@ func TestForbidden(t *testing.T) {
 		{"session", module + "/authz", true},
 		{"ratelimit", module + "/storage", false},
 		{"mail", module + "/templates/render", false},
+		{"events", module + "/outbound", false},
+		{"events", module + "/mail", true},
+		{"outbound", module + "/storage", false},
 		{"config", module + "/storage", true},
 		{"templates/render", module + "/templates", false},
 		{"cmd/foyer", module + "/config", false},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -9,11 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/admin"
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/storage"
@@ -27,8 +31,14 @@ const encryptionKeyFile = "encryption.key"
 const clockLeeway = 5 * time.Minute
 
 // newKeyManager builds the signing-key manager from configuration and the
-// encryption key (see encryptionKey).
+// encryption key (see encryptionKey), recording nothing in the audit log.
 func newKeyManager(cfg config.Config, key []byte, store storage.Keys, log *slog.Logger, onTransition func(keys.Transition)) (*keys.Manager, error) {
+	return newAuditedKeyManager(cfg, key, store, log, onTransition, nil)
+}
+
+// newAuditedKeyManager is newKeyManager recording its scheduled rotations
+// with rec (serve's).
+func newAuditedKeyManager(cfg config.Config, key []byte, store storage.Keys, log *slog.Logger, onTransition func(keys.Transition), rec *audit.Recorder) (*keys.Manager, error) {
 	cipher, err := keys.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("secrets.encryption_key: %w", err)
@@ -42,6 +52,7 @@ func newKeyManager(cfg config.Config, key []byte, store storage.Keys, log *slog.
 		Retention:      max(cfg.Tokens.AccessTokenTTL, cfg.Tokens.IDTokenTTL) + clockLeeway,
 		Logger:         log,
 		OnTransition:   onTransition,
+		Audit:          rec,
 	}), nil
 }
 
@@ -95,23 +106,23 @@ func (a *app) keysCommand() *cobra.Command {
 }
 
 // keyManager opens the store and a key manager for a one-shot command.
-func (a *app) keyManager(cmd *cobra.Command) (*keys.Manager, func(), error) {
+func (a *app) keyManager(cmd *cobra.Command) (*keys.Manager, storage.Store, func(), error) {
 	cfg, store, err := a.commandStore(cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	log := a.commandLogger()
 	key, err := encryptionKey(cfg, false, log)
 	if err != nil {
 		store.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	m, err := newKeyManager(cfg, key, store, log, nil)
 	if err != nil {
 		store.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return m, func() { store.Close() }, nil
+	return m, store, func() { store.Close() }, nil
 }
 
 func (a *app) keysListCommand() *cobra.Command {
@@ -120,7 +131,7 @@ func (a *app) keysListCommand() *cobra.Command {
 		Short: "List signing keys and their states",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, done, err := a.keyManager(cmd)
+			m, _, done, err := a.keyManager(cmd)
 			if err != nil {
 				return err
 			}
@@ -141,14 +152,19 @@ func (a *app) keysRotateCommand() *cobra.Command {
 		Short: "Retire the signing key now; the published next key takes over",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, done, err := a.keyManager(cmd)
+			m, store, done, err := a.keyManager(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
+			before, err := m.List(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if err := m.Rotate(cmd.Context(), force); err != nil {
 				return err
 			}
+			a.recordRotation(cmd.Context(), store, m, before, force)
 			return a.printCurrent(m)
 		},
 	}
@@ -162,19 +178,67 @@ func (a *app) keysRevokeCommand() *cobra.Command {
 		Short: "Withdraw a compromised key from the JWKS at once; tokens it signed stop verifying",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, done, err := a.keyManager(cmd)
+			m, store, done, err := a.keyManager(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := m.Revoke(cmd.Context(), args[0]); err != nil {
+			ctx := cmd.Context()
+			before, err := m.List(ctx)
+			if err != nil {
+				return err
+			}
+			if err := m.Revoke(ctx, args[0]); err != nil {
 				if errors.Is(err, storage.ErrNotFound) {
 					return fmt.Errorf("kid: no signing key %q", args[0])
 				}
 				return err
 			}
+			a.recordRevocation(ctx, store, m, args[0], before)
 			return a.printCurrent(m)
 		},
+	}
+}
+
+// recordRotation records `foyer keys rotate` in the audit log: the key
+// retired by it (on a fresh database, the one it made first) and the key
+// active now. The rotation is done whatever happens here, so a failure to
+// record is a warning on stderr, not a failed command.
+func (a *app) recordRotation(ctx context.Context, store storage.AuditLog, m *keys.Manager, before []storage.SigningKey, force bool) {
+	var retired, activated string
+	if set, err := m.Current(); err == nil {
+		for _, k := range set.Keys() {
+			wasRetired := slices.ContainsFunc(before, func(b storage.SigningKey) bool { return b.ID == k.ID && b.State == storage.KeyRetired })
+			switch {
+			case k.State == storage.KeyActive:
+				activated = k.ID
+			case k.State == storage.KeyRetired && !wasRetired:
+				retired = k.ID
+			}
+		}
+	}
+	e := cliEntry(audit.KeyRotated, "signing_key", activated, "")
+	e.Details = audit.Details(map[string]any{"retired_kid": retired, "activated_kid": activated, "force": force})
+	err := audit.New(store, time.Now, nil).Record(ctx, e)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "foyer: warning: the key was rotated, but the audit log could not record it: %v\n", err)
+	}
+}
+
+// recordRevocation records `foyer keys revoke` as the admin API records
+// DELETE /keys/{kid}: admin.key.revoked with each kid's state before and
+// after. The key manager revokes in a transaction of its own (a state
+// machine safe across instances), so the entry follows its success, and,
+// as for a rotation, a failure to record is a warning: the key is gone
+// whatever happens here, and bringing it back would be worse.
+func (a *app) recordRevocation(ctx context.Context, store storage.AuditLog, m *keys.Manager, kid string, before []storage.SigningKey) {
+	after, err := m.List(ctx)
+	if err == nil {
+		err = recordCLI(ctx, store, cliEntry(admin.AuditKeyRevoked, admin.TargetKey, kid, ""),
+			admin.KeyAuditStates(before), admin.KeyAuditStates(after))
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "foyer: warning: the key was revoked, but the audit log could not record it: %v\n", err)
 	}
 }
 

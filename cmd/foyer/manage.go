@@ -31,7 +31,7 @@ func (a *app) addManageCommands(root *cobra.Command) {
 			c.AddCommand(a.orgsListCommand(), a.orgsMembersCommand(), a.orgsSetRoleCommand(), a.orgsRemoveMemberCommand())
 		}
 	}
-	root.AddCommand(a.rolesCommand(), a.invitationsCommand(), a.samlCommand())
+	root.AddCommand(a.rolesCommand(), a.invitationsCommand(), a.samlCommand(), a.connectionsCommand())
 }
 
 // withStore opens the store for a one-shot command and runs fn with it.
@@ -166,7 +166,12 @@ func (a *app) usersDeleteCommand() *cobra.Command {
 					if _, err := store.RevokeUserGrants(ctx, u.ID, time.Now().Add(storage.MaxAccessTokenTTL)); err != nil {
 						return err
 					}
-					return store.DeleteUser(ctx, u.ID)
+					if err := store.DeleteUser(ctx, u.ID); err != nil {
+						return err
+					}
+					e := cliEntry(admin.AuditUserDeleted, admin.TargetUser, u.ID, "")
+					e.UserID = u.ID
+					return recordCLI(ctx, store, e, admin.UserAuditFields(u), nil)
 				})
 				if err != nil {
 					return fmt.Errorf("delete user %s: %w", u.ID, err)
@@ -283,9 +288,19 @@ func (a *app) orgsSetRoleCommand() *cobra.Command {
 				if err := findRole(ctx, store, o, role); err != nil {
 					return err
 				}
-				m, err := store.UpdateMembership(ctx, o.ID, u.ID, func(m storage.Membership) (storage.Membership, error) {
-					m.Role, m.UpdatedAt = role, time.Now()
-					return m, nil
+				var m storage.Membership
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					var before storage.Membership
+					var err error
+					m, err = store.UpdateMembership(ctx, o.ID, u.ID, func(m storage.Membership) (storage.Membership, error) {
+						before = m
+						m.Role, m.UpdatedAt = role, time.Now()
+						return m, nil
+					})
+					if err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, memberEntry(admin.AuditMembershipUpdated, m), admin.MemberAuditFields(before), admin.MemberAuditFields(m))
 				})
 				if err != nil {
 					return notMember(err, o, u)
@@ -309,7 +324,17 @@ func (a *app) orgsRemoveMemberCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := store.DeleteMembership(ctx, o.ID, u.ID); err != nil {
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					m, err := store.GetMembership(ctx, o.ID, u.ID)
+					if err != nil {
+						return err
+					}
+					if err := store.DeleteMembership(ctx, o.ID, u.ID); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, memberEntry(admin.AuditMembershipDeleted, m), admin.MemberAuditFields(m), nil)
+				})
+				if err != nil {
 					return notMember(err, o, u)
 				}
 				return a.print(struct {
@@ -404,9 +429,17 @@ func (a *app) rolesCreateCommand() *cobra.Command {
 					return err
 				}
 				now := time.Now()
-				r, err := store.CreateRole(ctx, storage.Role{
-					ID: storage.NewID(storage.PrefixRole), OrgID: o.ID, Name: name, Description: strings.TrimSpace(description),
-					Permissions: permissions, CreatedAt: now, UpdatedAt: now,
+				var r storage.Role
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					var err error
+					r, err = store.CreateRole(ctx, storage.Role{
+						ID: storage.NewID(storage.PrefixRole), OrgID: o.ID, Name: name, Description: strings.TrimSpace(description),
+						Permissions: permissions, CreatedAt: now, UpdatedAt: now,
+					})
+					if err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditRoleCreated, admin.TargetRole, r.ID, r.OrgID), nil, admin.RoleAuditFields(r))
 				})
 				if errors.Is(err, storage.ErrAlreadyExists) {
 					return &idp.FieldError{Field: "name", Message: fmt.Sprintf("%q is already a role of %s", name, o.Slug), Err: err}
@@ -450,7 +483,16 @@ func (a *app) rolesDeleteCommand() *cobra.Command {
 				if storage.IsBuiltinRole(name) {
 					return &idp.FieldError{Field: "role", Message: fmt.Sprintf("%q is a built-in role and cannot be deleted", name)}
 				}
-				err = store.DeleteRole(ctx, o.ID, name)
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					r, err := store.GetRole(ctx, o.ID, name)
+					if err != nil {
+						return err
+					}
+					if err := store.DeleteRole(ctx, o.ID, r.Name); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditRoleDeleted, admin.TargetRole, r.ID, r.OrgID), admin.RoleAuditFields(r), nil)
+				})
 				switch {
 				case errors.Is(err, storage.ErrNotFound):
 					return &idp.FieldError{Field: "role", Message: fmt.Sprintf("%q is not a custom role of %s", name, o.Slug), Err: err}
@@ -523,7 +565,10 @@ func (a *app) invitationsCreateCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				inv, err := iv.Invite(ctx, o, email, role, cliInviter)
+				inv, err := iv.Invite(ctx, o, email, role, cliInviter, func(ctx context.Context, inv storage.Invitation) error {
+					return recordCLI(ctx, store, cliEntry(admin.AuditInvitationCreated, admin.TargetInvitation, inv.ID, inv.OrgID),
+						nil, admin.AuditFields(admin.InvitationView(inv, time.Now())))
+				})
 				if err != nil {
 					return err
 				}
@@ -553,7 +598,11 @@ func (a *app) invitationsResendCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				inv, err = iv.Resend(ctx, o, inv, cliInviter)
+				before := inv
+				inv, err = iv.Resend(ctx, o, inv, cliInviter, func(ctx context.Context, inv storage.Invitation) error {
+					return recordCLI(ctx, store, cliEntry(admin.AuditInvitationResent, admin.TargetInvitation, inv.ID, inv.OrgID),
+						admin.AuditFields(admin.InvitationView(before, time.Now())), admin.AuditFields(admin.InvitationView(inv, time.Now())))
+				})
 				if errors.Is(err, storage.ErrConflict) {
 					return &idp.FieldError{Field: "invitation", Message: fmt.Sprintf("%s was already accepted or revoked", inv.ID), Err: err}
 				}
@@ -639,7 +688,15 @@ func (a *app) invitationsRevokeCommand() *cobra.Command {
 					return err
 				}
 				now := time.Now()
-				inv, err = store.RevokeInvitation(ctx, inv.ID, now)
+				before := inv
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					var err error
+					if inv, err = store.RevokeInvitation(ctx, inv.ID, now); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditInvitationRevoked, admin.TargetInvitation, inv.ID, inv.OrgID),
+						admin.AuditFields(admin.InvitationView(before, now)), admin.AuditFields(admin.InvitationView(inv, now)))
+				})
 				if errors.Is(err, storage.ErrConflict) {
 					return &idp.FieldError{Field: "invitation", Message: fmt.Sprintf("%s was already accepted or revoked", id), Err: err}
 				}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/foyerdev/foyer/authz/clients"
+	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/storage/postgres"
@@ -101,6 +102,13 @@ func newOIDCEnvWith(t *testing.T, backend, smtpURL string, seams seams) *oidcEnv
 // listens on 127.0.0.1 either way.
 func newOIDCEnvAt(t *testing.T, backend, host, smtpURL string, seams seams) *oidcEnv {
 	t.Helper()
+	return newOIDCEnvConfigured(t, backend, host, smtpURL, seams, nil)
+}
+
+// newOIDCEnvConfigured is newOIDCEnvAt with configure, when set, changing
+// the configuration before the server is built.
+func newOIDCEnvConfigured(t *testing.T, backend, host, smtpURL string, seams seams, configure func(*config.Config)) *oidcEnv {
+	t.Helper()
 	ctx := t.Context()
 	store, dbEnv := openTestStore(t, backend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,6 +119,9 @@ func newOIDCEnvAt(t *testing.T, backend, host, smtpURL string, seams seams) *oid
 	cfg.Issuer = "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	cfg.Secrets.EncryptionKey = testEncryptionKey
 	cfg.SMTP.URL = smtpURL
+	if configure != nil {
+		configure(&cfg)
+	}
 
 	env := &oidcEnv{issuer: cfg.Issuer, store: store, dbEnv: dbEnv, email: "alice@example.com", pass: "correct horse battery"}
 	if _, err := idp.NewDirectory(idp.Options{Store: store}).CreateUser(ctx, idp.NewUser{

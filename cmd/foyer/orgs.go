@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/idp"
+	"github.com/foyerdev/foyer/storage"
 )
 
 func (a *app) orgsCommand() *cobra.Command {
@@ -26,12 +28,20 @@ func (a *app) orgsCreateCommand() *cobra.Command {
 			if err := requireFlags(cmd, "slug", "name"); err != nil {
 				return err
 			}
-			dir, done, err := a.directory(cmd)
+			dir, store, done, err := a.directory(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			o, err := dir.CreateOrganizationWith(cmd.Context(), n)
+			var o storage.Organization
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				var err error
+				if o, err = dir.CreateOrganizationWith(ctx, n); err != nil {
+					return err
+				}
+				return recordCLI(ctx, store, cliEntry(admin.AuditOrganizationCreated, admin.TargetOrganization, o.ID, o.ID),
+					nil, admin.OrgAuditFields(o))
+			})
 			if err != nil {
 				return err
 			}
@@ -72,12 +82,23 @@ func (a *app) orgsUpdateCommand() *cobra.Command {
 			if ch == (idp.OrgChanges{}) {
 				return usageError{fmt.Errorf("nothing to change: give at least one of --name, --logo-url, --brand-color, --require-mfa")}
 			}
-			dir, done, err := a.directory(cmd)
+			dir, store, done, err := a.directory(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			o, err := dir.UpdateOrganization(cmd.Context(), args[0], ch)
+			var o storage.Organization
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				before, err := findOrg(ctx, store, args[0])
+				if err != nil {
+					return err
+				}
+				if o, err = dir.UpdateOrganization(ctx, before.ID, ch); err != nil {
+					return err
+				}
+				return recordCLI(ctx, store, cliEntry(admin.AuditOrganizationUpdated, admin.TargetOrganization, o.ID, o.ID),
+					admin.OrgAuditFields(before), admin.OrgAuditFields(o))
+			})
 			if err != nil {
 				return err
 			}
@@ -102,12 +123,19 @@ func (a *app) orgsAddMemberCommand() *cobra.Command {
 			if err := requireFlags(cmd, "org", "email", "role"); err != nil {
 				return err
 			}
-			dir, done, err := a.directory(cmd)
+			dir, store, done, err := a.directory(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			m, err := dir.AddMember(cmd.Context(), org, email, role)
+			var m idp.Member
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				var err error
+				if m, err = dir.AddMember(ctx, org, email, role); err != nil {
+					return err
+				}
+				return recordCLI(ctx, store, memberEntry(admin.AuditMembershipCreated, m.Membership), nil, admin.MemberAuditFields(m.Membership))
+			})
 			if err != nil {
 				return err
 			}
@@ -121,6 +149,14 @@ func (a *app) orgsAddMemberCommand() *cobra.Command {
 	cmd.Flags().StringVar(&email, "email", "", "the user's email (required)")
 	cmd.Flags().StringVar(&role, "role", "", "admin, editor, member or a custom role (required)")
 	return cmd
+}
+
+// memberEntry starts the entry of a change to membership m, as the admin
+// API's: the target is the member, the organization and person are named.
+func memberEntry(typ string, m storage.Membership) storage.AuditEntry {
+	e := cliEntry(typ, admin.TargetMembership, m.UserID, m.OrgID)
+	e.UserID = m.UserID
+	return e
 }
 
 type membership struct {

@@ -162,7 +162,7 @@ func (a *app) samlCreateCommand() *cobra.Command {
 					return err
 				}
 				in.OrgID = o.ID
-				c, err := admin.CreateSAMLConnection(ctx, store, sp, in)
+				c, err := createSAML(ctx, store, sp, in)
 				if err != nil {
 					return err
 				}
@@ -183,6 +183,26 @@ func (a *app) samlCreateCommand() *cobra.Command {
 	cmd.Flags().StringVar(&m.LastNameAttribute, "last-name-attribute", "", "attribute with the surname")
 	cmd.Flags().StringVar(&m.GroupsAttribute, "groups-attribute", "", "attribute with the groups")
 	return cmd
+}
+
+// createSAML creates connection in and records it in the audit log in the
+// same transaction (AD-07). The metadata fetch (up to 10 s) and the key
+// pair come first, outside it: the embedded database's write lock must not
+// wait on an IdP while a running server's sign-ins wait on the lock.
+func createSAML(ctx context.Context, store storage.Store, sp adminSAML, in admin.NewSAMLConnection) (storage.SAMLConnection, error) {
+	c, err := admin.PrepareSAMLConnection(ctx, store, sp, in)
+	if err != nil {
+		return c, err
+	}
+	err = inTx(ctx, store, func(ctx context.Context) error {
+		var err error
+		if c, err = store.CreateSAMLConnection(ctx, c); err != nil {
+			return err
+		}
+		return recordCLI(ctx, store, cliEntry(admin.AuditSAMLConnectionCreated, admin.TargetSAMLConnection, c.ID, c.OrgID),
+			nil, admin.SAMLAuditFields(c))
+	})
+	return c, err
 }
 
 func (a *app) samlListCommand() *cobra.Command {
@@ -264,7 +284,14 @@ func (a *app) samlDeleteCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := store.DeleteSAMLConnection(ctx, c.ID); err != nil {
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					if err := store.DeleteSAMLConnection(ctx, c.ID); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditSAMLConnectionDeleted, admin.TargetSAMLConnection, c.ID, c.OrgID),
+						admin.SAMLAuditFields(c), nil)
+				})
+				if err != nil {
 					return err
 				}
 				return a.print(struct {
@@ -289,7 +316,15 @@ func (a *app) samlAddDomainCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				d, err := admin.AddSAMLDomain(ctx, store, c.ID, args[1], verified, time.Now())
+				var d storage.SAMLDomain
+				err = inTx(ctx, store, func(ctx context.Context) error {
+					var err error
+					if d, err = admin.AddSAMLDomain(ctx, store, c.ID, args[1], verified, time.Now()); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditSAMLDomainAdded, admin.TargetSAMLDomain, d.Domain, c.OrgID),
+						nil, admin.SAMLDomainAuditFields(d))
+				})
 				if errors.Is(err, storage.ErrAlreadyExists) {
 					return &admin.FieldError{Field: "domain", Message: fmt.Sprintf("%s is already claimed by a SAML connection", d.Domain)}
 				}
@@ -323,7 +358,23 @@ func (a *app) samlVerifyDomainCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				d, err = admin.VerifySAMLDomain(ctx, store, net.DefaultResolver.LookupTXT, d, time.Now())
+				if d.VerifiedAt.IsZero() {
+					// DNS first, outside the transaction, as in the admin API:
+					// a slow resolver holds no lock. A domain verified already
+					// changes nothing and records nothing.
+					err = admin.FindVerificationRecord(ctx, net.DefaultResolver.LookupTXT, d)
+					if err == nil {
+						before := d
+						err = inTx(ctx, store, func(ctx context.Context) error {
+							var err error
+							if d, err = store.VerifySAMLDomain(ctx, d.Domain, time.Now()); err != nil {
+								return err
+							}
+							return recordCLI(ctx, store, cliEntry(admin.AuditSAMLDomainVerified, admin.TargetSAMLDomain, d.Domain, c.OrgID),
+								admin.SAMLDomainAuditFields(before), admin.SAMLDomainAuditFields(d))
+						})
+					}
+				}
 				if errors.Is(err, admin.ErrVerificationRecordMissing) {
 					return &admin.FieldError{Field: "domain", Message: err.Error()}
 				}

@@ -17,13 +17,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/foyerdev/foyer/admin"
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/authz"
 	"github.com/foyerdev/foyer/authz/clients"
 	"github.com/foyerdev/foyer/authz/keys"
 	"github.com/foyerdev/foyer/cmd/foyer/internal/web"
 	"github.com/foyerdev/foyer/config"
+	"github.com/foyerdev/foyer/events"
 	"github.com/foyerdev/foyer/idp"
 	sso "github.com/foyerdev/foyer/idp/saml"
+	"github.com/foyerdev/foyer/idp/upstream"
 	"github.com/foyerdev/foyer/mail"
 	"github.com/foyerdev/foyer/mfa"
 	"github.com/foyerdev/foyer/ratelimit"
@@ -95,15 +98,21 @@ type server struct {
 	engine *gin.Engine
 	// adminEngine serves the admin API on its own listener when
 	// http.admin_addr is set; nil when the admin API is on engine.
-	adminEngine     *gin.Engine
-	ready           *web.Readiness
-	keys            *keys.Manager
-	provider        *authz.Provider
-	mail            *mail.Worker
+	adminEngine *gin.Engine
+	ready       *web.Readiness
+	keys        *keys.Manager
+	provider    *authz.Provider
+	mail        *mail.Worker
+	events      *events.Worker
+	// auditRetention is how long audit entries are kept; auditLog
+	// deletes older ones.
+	auditRetention  time.Duration
+	auditLog        storage.AuditLog
 	limiter         *ratelimit.Limiter
 	signin          *signin.Service
 	mfa             *mfa.Service
 	saml            *sso.Service
+	upstream        *upstream.Service
 	sessions        *session.Manager
 	shutdownTimeout time.Duration
 	// api is the group for routes that need the database; features mount
@@ -127,6 +136,12 @@ type seams struct {
 	// lookupTXT, when set, answers the admin API's DNS TXT lookups
 	// (SAML domain verification).
 	lookupTXT func(ctx context.Context, name string) ([]string, error)
+	// allowPrivateUpstreams lets organizations' upstream connections call
+	// loopback addresses (the test providers) without --dev.
+	allowPrivateUpstreams bool
+	// auditLog, when set, wraps the audit log the admin API records its
+	// changes in (to make a write fail inside the change's transaction).
+	auditLog func(storage.AuditLog) storage.AuditLog
 }
 
 func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, seams seams) (*server, error) {
@@ -134,6 +149,9 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if now == nil {
 		now = time.Now
 	}
+	// recorder writes the security events of every feature to the audit
+	// log (issue 9).
+	recorder := audit.New(store, now, log)
 	metrics := web.NewMetrics()
 	transitions := metrics.Counter("foyer_signing_key_transitions_total",
 		"Signing key state changes by transition (created, activated, retired, removed, revoked).", "transition")
@@ -141,9 +159,9 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	if err != nil {
 		return nil, err
 	}
-	km, err := newKeyManager(cfg, key, store, log, func(t keys.Transition) {
+	km, err := newAuditedKeyManager(cfg, key, store, log, func(t keys.Transition) {
 		transitions.WithLabelValues(string(t)).Inc()
-	})
+	}, recorder)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +174,10 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		return nil, err
 	}
 	worker, err := mail.NewWorker(mail.WorkerOptions{Outbox: store, Sender: sender, Logger: log, Registerer: metrics.Registerer()})
+	if err != nil {
+		return nil, err
+	}
+	eventsWorker, err := newEventsWorker(cfg, store, key, log, metrics.Registerer())
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +217,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 			Limiter: limiter, SessionPolicy: ratelimit.DefaultPolicies().DeviceCodeSession, IPPolicy: ratelimit.DefaultPolicies().DeviceCodeIP,
 			RequestIPPolicy: ratelimit.DefaultPolicies().DeviceAuthorizationIP,
 		},
+		Audit:  recorder,
 		Logger: log,
 		Now:    now,
 	})
@@ -209,7 +232,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Issuer: cfg.Issuer, RPID: cfg.MFA.RPID, Store: store, Sealer: cipher, Sessions: sessions,
 		Authorizations: provider, Limiter: limiter, Policies: ratelimit.DefaultPolicies(),
 		CodeKey: deriveKey(key, "foyer mfa code hmac v1"), RequireMFA: cfg.MFA.Required,
-		Templates: templates.FS, Mailer: mailer, Emails: emails, Logger: log, Now: now,
+		Templates: templates.FS, Mailer: mailer, Emails: emails, Audit: recorder, Logger: log, Now: now,
 	})
 	if err != nil {
 		return nil, err
@@ -221,10 +244,23 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	singleSignOn, err := sso.New(sso.Options{
 		Issuer: cfg.Issuer, Store: store, Sealer: spSeal, Sessions: sessions, Authorizations: provider,
 		Templates: templates.FS, HandleKey: deriveKey(key, "foyer saml handle hmac v1"), Logger: log, Now: now,
-		AllowPrivateMetadata: cfg.Dev,
+		AllowPrivateMetadata: cfg.Dev, Audit: recorder,
 	})
 	if err != nil {
 		return nil, err
+	}
+	upSeal, err := upstreamSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	logins, err := upstream.New(upstream.Options{
+		Issuer: cfg.Issuer, Store: store, Sealer: upSeal, Sessions: sessions, Authorizations: provider,
+		SecondFactor: secondFactor, Templates: templates.FS, HandleKey: upstreamHandleKey(key),
+		SignupOpen: cfg.Signup.Mode == "open", Static: configuredConnections(cfg.Connections),
+		AllowPrivateNetworks: cfg.Dev || seams.allowPrivateUpstreams, Logger: log, Now: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connections: %w", err)
 	}
 	signIn, err := signin.New(signin.Options{
 		Issuer:         cfg.Issuer,
@@ -234,6 +270,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		SecondFactor:   secondFactor,
 		Passkeys:       secondFactor.PasskeysAvailable(),
 		Federation:     singleSignOn,
+		Connections:    logins,
 		Sessions:       sessions,
 		Limiter:        limiter,
 		Policies:       ratelimit.DefaultPolicies(),
@@ -242,6 +279,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Templates:      templates.FS,
 		TokenKey:       oneTimeTokenKey(key),
 		SignupMode:     cfg.Signup.Mode,
+		Audit:          recorder,
 		Logger:         log,
 		Now:            now,
 	})
@@ -255,10 +293,14 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		keys:            km,
 		provider:        provider,
 		mail:            worker,
+		events:          eventsWorker,
+		auditRetention:  cfg.Audit.Retention,
+		auditLog:        store,
 		limiter:         limiter,
 		signin:          signIn,
 		mfa:             secondFactor,
 		saml:            singleSignOn,
+		upstream:        logins,
 		sessions:        sessions,
 		shutdownTimeout: cfg.HTTP.ShutdownTimeout,
 	}
@@ -284,9 +326,10 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	s.signin.Mount(browser)
 	s.mfa.Mount(browser)
 	s.saml.Mount(browser)
+	logins.Mount(browser)
 	adminAPI, err := newAdminAPI(store, provider, km, key, admin.InvitationOptions{
 		Issuer: cfg.Issuer, Links: signIn, Mailer: mailer, Emails: invitationEmails, TTL: cfg.Invitations.TTL,
-	}, singleSignOn, seams.lookupTXT, log)
+	}, singleSignOn, seams.lookupTXT, log, adminUpstream{logins}, adminHooks{audit: adminRecorder(recorder, store, seams, now, log), allowPrivateWebhooks: cfg.Dev})
 	if err != nil {
 		return nil, err
 	}
@@ -341,6 +384,10 @@ func (s *server) serve(ctx context.Context, ln, adminLn net.Listener) error {
 	go sweep(background, s.log, "oauth sessions", time.Minute, s.provider.Sweep)
 	go s.provider.FollowRevocations(background)
 	go s.mail.Run(background)
+	go s.events.Run(background)
+	go sweep(background, s.log, "audit log", time.Hour, func(ctx context.Context) (int64, error) {
+		return s.auditLog.DeleteAuditEntriesBefore(ctx, time.Now().Add(-s.auditRetention))
+	})
 	go sweep(background, s.log, "rate limits", time.Minute, s.limiter.Sweep)
 	go sweep(background, s.log, "one-time tokens", time.Minute, s.signin.SweepTokens)
 	go sweep(background, s.log, "mfa ceremonies", time.Minute, s.mfa.Sweep)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/signin"
 	"github.com/foyerdev/foyer/storage"
@@ -63,13 +64,20 @@ func newSigninEnv(t *testing.T, backend string) *signinEnv {
 // for passkeys: newOIDCEnvAt).
 func newSigninEnvAt(t *testing.T, backend, host string) *signinEnv {
 	t.Helper()
+	return newSigninEnvConfigured(t, backend, host, nil)
+}
+
+// newSigninEnvConfigured is newSigninEnvAt with configure changing the
+// configuration (newOIDCEnvConfigured).
+func newSigninEnvConfigured(t *testing.T, backend, host string, configure func(*config.Config)) *signinEnv {
+	t.Helper()
 	e := &signinEnv{clock: new(testClock), mail: startMailbox(t, "127.0.0.1:0")}
-	e.oidcEnv = newOIDCEnvAt(t, backend, host, e.mail.URL(), seams{
+	e.oidcEnv = newOIDCEnvConfigured(t, backend, host, e.mail.URL(), seams{
 		now: e.clock.Now,
 		accounts: func(a signin.Accounts) signin.Accounts {
 			return countingAccounts{Accounts: a, n: &e.checks}
 		},
-	})
+	}, configure)
 	return e
 }
 

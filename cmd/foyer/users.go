@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/foyerdev/foyer/admin"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/storage"
 )
@@ -26,12 +28,23 @@ func (a *app) usersCreateCommand() *cobra.Command {
 			if err := requireFlags(cmd, "email"); err != nil {
 				return err
 			}
-			dir, done, err := a.directory(cmd)
+			dir, store, done, err := a.directory(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			u, err := dir.CreateUser(cmd.Context(), in)
+			// The user and its audit entry commit together, as in the admin
+			// API (AD-07); the password is hashed inside, as there.
+			var u storage.User
+			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
+				var err error
+				if u, err = dir.CreateUser(ctx, in); err != nil {
+					return err
+				}
+				e := cliEntry(admin.AuditUserCreated, admin.TargetUser, u.ID, "")
+				e.UserID = u.ID
+				return recordCLI(ctx, store, e, nil, admin.UserAuditFields(u))
+			})
 			if err != nil {
 				return err
 			}
@@ -47,13 +60,14 @@ func (a *app) usersCreateCommand() *cobra.Command {
 	return cmd
 }
 
-// directory opens the store for a one-shot command.
-func (a *app) directory(cmd *cobra.Command) (*idp.Directory, func(), error) {
+// directory opens the store and a directory over it for a one-shot
+// command; the store is for the transaction and the audit entry.
+func (a *app) directory(cmd *cobra.Command) (*idp.Directory, storage.Store, func(), error) {
 	_, store, err := a.commandStore(cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return idp.NewDirectory(idp.Options{Store: store}), func() { store.Close() }, nil
+	return idp.NewDirectory(idp.Options{Store: store}), store, func() { store.Close() }, nil
 }
 
 // user is the CLI's JSON view of a user: never the password hash.

@@ -13,19 +13,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/crewjam/saml"
 	"github.com/gin-gonic/gin"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
 
+	"github.com/foyerdev/foyer/outbound"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -154,22 +153,7 @@ func (s *Service) fetchMetadata(ctx context.Context, raw string) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: metadataTimeout, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		ip := net.ParseIP(host)
-		if err != nil || ip == nil {
-			return fmt.Errorf("cannot check address %q", address)
-		}
-		if !s.o.AllowPrivateMetadata && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-			ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast()) {
-			return fmt.Errorf("refusing to fetch metadata from the internal address %s", ip)
-		}
-		return nil
-	}}
-	client := &http.Client{
-		Transport:     &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: metadataTimeout},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := outbound.Client(metadataTimeout, s.o.AllowPrivateMetadata)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -269,12 +253,12 @@ func (s *Service) acs(c *gin.Context) {
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxResponse)
 	if err := c.Request.ParseForm(); err != nil || c.Request.PostForm.Get("SAMLResponse") == "" {
-		s.refuse(c, conn, "the response is missing or too large", err)
+		s.refuse(c, conn, reasonMissing, "the response is missing or too large", err)
 		return
 	}
 	raw, err := base64.StdEncoding.DecodeString(c.Request.PostForm.Get("SAMLResponse"))
 	if err != nil || hasDTD(raw) {
-		s.refuse(c, conn, "the response is not base64 XML without DTD", err) // SP-13
+		s.refuse(c, conn, reasonMalformed, "the response is not base64 XML without DTD", err) // SP-13
 		return
 	}
 	// SP-10/14: the request this browser made, spent now.
@@ -286,7 +270,7 @@ func (s *Service) acs(c *gin.Context) {
 	case relay == "" && conn.AllowIDPInitiated:
 		// IdP-initiated (SP-12): no request to match; only when enabled.
 	case relay == "" || len(relay) > 64 || !hmac.Equal([]byte(relay), []byte(handle)):
-		s.refuse(c, conn, "the response does not answer a sign-in started in this browser", nil)
+		s.refuse(c, conn, reasonUnsolicited, "the response does not answer a sign-in started in this browser", nil)
 		return
 	default:
 		st, err := s.o.Store.TakeMFAChallenge(ctx, s.handleHash(handle), purposeAuthn, s.o.Now())
@@ -294,7 +278,7 @@ func (s *Service) acs(c *gin.Context) {
 			err = json.Unmarshal(st.Data, &state)
 		}
 		if errors.Is(err, storage.ErrNotFound) {
-			s.refuse(c, conn, "the sign-in expired or was already used", nil)
+			s.refuse(c, conn, reasonRequestExpired, "the sign-in expired or was already used", nil)
 			return
 		}
 		if err != nil {
@@ -314,7 +298,7 @@ func (s *Service) acs(c *gin.Context) {
 	}
 	assertion, err := parseResponse(sp, raw, ids)
 	if err != nil {
-		s.refuse(c, conn, "the identity provider's response is not valid", err)
+		s.refuse(c, conn, reasonInvalid, "the identity provider's response is not valid", err)
 		return
 	}
 	// SP-11: an assertion is accepted once, on any instance.
@@ -323,7 +307,7 @@ func (s *Service) acs(c *gin.Context) {
 		until = a.NotOnOrAfter.Add(saml.MaxClockSkew)
 	}
 	if err := s.o.Store.UseAssertionJTI(ctx, s.handleHashLabel(assertionLabel, conn.ID+"\x00"+assertion.ID), until); errors.Is(err, storage.ErrAlreadyExists) {
-		s.refuse(c, conn, "the assertion was used before", nil)
+		s.refuse(c, conn, reasonReplayed, "the assertion was used before", nil)
 		return
 	} else if err != nil {
 		s.unavailable(c, err)
@@ -334,9 +318,9 @@ func (s *Service) acs(c *gin.Context) {
 		return
 	}
 	userID, err := s.provision(ctx, conn, assertion)
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		s.refuse(c, conn, fe.Message, nil)
+	var r *refusal
+	if errors.As(err, &r) {
+		s.refuse(c, conn, r.reason, r.message, nil)
 		return
 	}
 	if err != nil {
@@ -347,6 +331,7 @@ func (s *Service) acs(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	s.recordSignIn(c, conn, userID, false)
 	next := "/account"
 	if state.Challenge != "" {
 		n, err := s.o.Authorizations.CompleteLogin(ctx, state.Challenge)
@@ -383,13 +368,15 @@ func parseResponse(sp *saml.ServiceProvider, raw []byte, ids []string) (*saml.As
 	return assertion, err
 }
 
-// refuse answers a response Foyer will not accept; the reason goes to the
-// log, the person gets a sentence and a way back.
-func (s *Service) refuse(c *gin.Context, conn storage.SAMLConnection, reason string, cause error) {
+// refuse answers a response Foyer will not accept: the reason (a short
+// code) goes to the audit log, the message and the cause to the log, and
+// the person gets the message and a way back.
+func (s *Service) refuse(c *gin.Context, conn storage.SAMLConnection, reason, message string, cause error) {
 	s.o.Logger.WarnContext(c.Request.Context(), "saml: response refused", "connection", conn.ID, "org_id", conn.OrgID,
-		"reason", reason, "err", cause)
+		"reason", message, "err", cause)
+	s.recordRefusal(c, conn, reason)
 	s.page(c, http.StatusBadRequest, "Single sign-on failed",
-		"Your organization's sign-in could not be completed: "+reason+". Try again, or ask your IT administrator.", "/login", "Sign in")
+		"Your organization's sign-in could not be completed: "+message+". Try again, or ask your IT administrator.", "/login", "Sign in")
 }
 
 // attributes reads an assertion's attributes by name and friendly name.
@@ -455,7 +442,7 @@ type person struct {
 
 func personOf(conn storage.SAMLConnection, a *saml.Assertion) (person, error) {
 	if a.Subject == nil || a.Subject.NameID == nil || strings.TrimSpace(a.Subject.NameID.Value) == "" {
-		return person{}, &FieldError{Field: "subject", Message: "the assertion names no subject"}
+		return person{}, &refusal{reasonNoSubject, "the assertion names no subject"}
 	}
 	subject := a.Subject.NameID.Value // the full text (SP-04)
 	var m Mapping
@@ -523,12 +510,12 @@ func (s *Service) provisionPerson(ctx context.Context, conn storage.SAMLConnecti
 func (s *Service) linkOrCreate(ctx context.Context, conn storage.SAMLConnection, email, name string, now time.Time) (string, error) {
 	addr, err := mail.ParseAddress(email)
 	if email == "" || err != nil || addr.Address != email {
-		return "", &FieldError{Field: "email", Message: "the identity provider sent no email address"}
+		return "", &refusal{reasonNoEmail, "the identity provider sent no email address"}
 	}
 	domain := strings.ToLower(email[strings.LastIndex(email, "@")+1:])
 	d, err := s.o.Store.GetSAMLDomain(ctx, domain)
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && (d.ConnectionID != conn.ID || d.VerifiedAt.IsZero())) {
-		return "", &FieldError{Field: "email", Message: "addresses of " + domain + " do not sign in through this connection"}
+		return "", &refusal{reasonDomain, "addresses of " + domain + " do not sign in through this connection"}
 	}
 	if err != nil {
 		return "", err
@@ -537,7 +524,7 @@ func (s *Service) linkOrCreate(ctx context.Context, conn storage.SAMLConnection,
 	if err == nil && !u.EmailVerified {
 		// MT-06: whoever registered an address they never verified may
 		// not be its owner; linking would hand them the IdP's account.
-		return "", &FieldError{Field: "email", Message: "an account with this address exists but its address was never verified; sign in to it and verify the address first"}
+		return "", &refusal{reasonUnverified, "an account with this address exists but its address was never verified; sign in to it and verify the address first"}
 	}
 	if err == nil {
 		return u.ID, nil
@@ -555,7 +542,7 @@ func (s *Service) linkOrCreate(ctx context.Context, conn storage.SAMLConnection,
 func (s *Service) syncMembership(ctx context.Context, orgID, userID, role string) error {
 	if _, err := s.o.Store.GetRole(ctx, orgID, role); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return &FieldError{Field: "role", Message: fmt.Sprintf("the connection maps to the role %q, which the organization does not have", role)}
+			return &refusal{reasonUnknownRole, fmt.Sprintf("the connection maps to the role %q, which the organization does not have", role)}
 		}
 		return err
 	}
@@ -669,9 +656,9 @@ const (
 func (s *Service) confirmIDPInitiated(c *gin.Context, conn storage.SAMLConnection, a *saml.Assertion) {
 	ctx := c.Request.Context()
 	p, err := personOf(conn, a)
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		s.refuse(c, conn, fe.Message, nil)
+	var r *refusal
+	if errors.As(err, &r) {
+		s.refuse(c, conn, r.reason, r.message, nil)
 		return
 	}
 	data, err := json.Marshal(p)
@@ -714,7 +701,7 @@ func (s *Service) confirm(c *gin.Context) {
 		err = json.Unmarshal(ch.Data, &p)
 	}
 	if errors.Is(err, storage.ErrNotFound) || handle == "" {
-		s.refuse(c, conn, "the sign-in expired or was already used", nil)
+		s.refuse(c, conn, reasonRequestExpired, "the sign-in expired or was already used", nil)
 		return
 	}
 	if err != nil {
@@ -722,9 +709,9 @@ func (s *Service) confirm(c *gin.Context) {
 		return
 	}
 	userID, err := s.provisionPerson(ctx, conn, p)
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		s.refuse(c, conn, fe.Message, nil)
+	var r *refusal
+	if errors.As(err, &r) {
+		s.refuse(c, conn, r.reason, r.message, nil)
 		return
 	}
 	if err != nil {
@@ -735,5 +722,6 @@ func (s *Service) confirm(c *gin.Context) {
 		s.unavailable(c, err)
 		return
 	}
+	s.recordSignIn(c, conn, userID, true)
 	c.Redirect(http.StatusSeeOther, "/account")
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/crewjam/saml"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -74,8 +75,11 @@ type Options struct {
 	// addresses (development and tests); otherwise an admin-given URL
 	// cannot make Foyer call into its own network (F7, SSRF).
 	AllowPrivateMetadata bool
-	Logger               *slog.Logger
-	Now                  func() time.Time
+	// Audit records refused responses and sign-ins (audit.go); nil
+	// records nothing.
+	Audit  *audit.Recorder
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is the SAML service provider of every connection.
@@ -148,10 +152,21 @@ const metadataTimeout = 10 * time.Second
 // maxMetadata bounds an IdP's metadata document.
 const maxMetadata = 1 << 20
 
-// CreateConnection checks the IdP's metadata (fetching it when a URL is
-// given), makes the connection's SP key pair, seals the key and stores
-// the connection.
+// CreateConnection makes the connection (PrepareConnection) and stores it.
 func (s *Service) CreateConnection(ctx context.Context, in NewConnection) (storage.SAMLConnection, error) {
+	c, err := s.PrepareConnection(ctx, in)
+	if err != nil {
+		return c, err
+	}
+	return s.o.Store.CreateSAMLConnection(ctx, c)
+}
+
+// PrepareConnection checks the IdP's metadata (fetching it when a URL is
+// given), makes the connection's SP key pair and seals the key: the
+// connection to store, which the caller stores (CreateSAMLConnection) —
+// in a transaction with its audit entry, say. It writes nothing, so the
+// slow part (up to metadataTimeout) holds no transaction open.
+func (s *Service) PrepareConnection(ctx context.Context, in NewConnection) (storage.SAMLConnection, error) {
 	now := s.o.Now()
 	c := storage.SAMLConnection{
 		ID: storage.NewID(storage.PrefixSAMLConnection), OrgID: in.OrgID, Name: strings.TrimSpace(in.Name),
@@ -185,7 +200,7 @@ func (s *Service) CreateConnection(ctx context.Context, in NewConnection) (stora
 		return c, err
 	}
 	c.SPKey, c.SPCertificate = s.o.Sealer.Seal(key, sealContext(c.ID)), cert
-	return s.o.Store.CreateSAMLConnection(ctx, c)
+	return c, nil
 }
 
 // FieldError is bad input about one field, safe to show.
@@ -369,32 +384,34 @@ type ConnectionChanges struct {
 	MetadataURL       *string
 }
 
-// UpdateConnection applies ch to connection id: metadata is checked (and
-// fetched) as CreateConnection does, before the connection is locked.
-func (s *Service) UpdateConnection(ctx context.Context, id string, ch ConnectionChanges) (storage.SAMLConnection, error) {
+// PrepareUpdate checks ch, fetching and checking metadata as
+// PrepareConnection does, and returns the change to apply to a stored
+// connection (UpdateSAMLConnection): the slow part happens before the
+// caller locks the connection or opens a transaction.
+func (s *Service) PrepareUpdate(ctx context.Context, ch ConnectionChanges) (func(storage.SAMLConnection) (storage.SAMLConnection, error), error) {
 	if ch.Name != nil {
 		if n := strings.TrimSpace(*ch.Name); n == "" || len(n) > 100 {
-			return storage.SAMLConnection{}, &FieldError{Field: "name", Message: "must be 1 to 100 characters"}
+			return nil, &FieldError{Field: "name", Message: "must be 1 to 100 characters"}
 		}
 	}
 	var mapping []byte
 	if ch.Mapping != nil {
 		var err error
 		if mapping, err = json.Marshal(*ch.Mapping); err != nil {
-			return storage.SAMLConnection{}, err
+			return nil, err
 		}
 	}
 	md := ch.Metadata
 	switch {
 	case ch.Metadata != nil && ch.MetadataURL != nil:
-		return storage.SAMLConnection{}, &FieldError{Field: "metadata", Message: "give metadata or metadata_url, not both"}
+		return nil, &FieldError{Field: "metadata", Message: "give metadata or metadata_url, not both"}
 	case ch.MetadataURL != nil:
 		if err := checkMetadataURL(*ch.MetadataURL); err != nil {
-			return storage.SAMLConnection{}, err
+			return nil, err
 		}
 		var err error
 		if md, err = s.fetchMetadata(ctx, *ch.MetadataURL); err != nil {
-			return storage.SAMLConnection{}, &FieldError{Field: "metadata_url", Message: "could not be read: " + err.Error()}
+			return nil, &FieldError{Field: "metadata_url", Message: "could not be read: " + err.Error()}
 		}
 	}
 	if md != nil || ch.MetadataURL != nil {
@@ -403,11 +420,11 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, ch Connection
 			field = "metadata_url"
 		}
 		if _, err := parseIDPMetadata(md); err != nil {
-			return storage.SAMLConnection{}, &FieldError{Field: field, Message: err.Error()}
+			return nil, &FieldError{Field: field, Message: err.Error()}
 		}
 	}
 	now := s.o.Now()
-	return s.o.Store.UpdateSAMLConnection(ctx, id, func(c storage.SAMLConnection) (storage.SAMLConnection, error) {
+	return func(c storage.SAMLConnection) (storage.SAMLConnection, error) {
 		if ch.Name != nil {
 			c.Name = strings.TrimSpace(*ch.Name)
 		}
@@ -425,5 +442,5 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, ch Connection
 		}
 		c.UpdatedAt = now
 		return c, nil
-	})
+	}, nil
 }

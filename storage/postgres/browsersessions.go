@@ -23,16 +23,28 @@ func scanBrowserSession(row pgx.Row) (storage.BrowserSession, error) {
 
 // CreateBrowserSession stores b. ErrAlreadyExists when the ID or the SID is
 // taken; ErrNotFound when the user does not exist. The ID, a hash of the
-// cookie, stays out of error messages.
+// cookie, stays out of error messages. The session.created event commits
+// with the session.
 func (s *Store) CreateBrowserSession(ctx context.Context, b storage.BrowserSession) (storage.BrowserSession, error) {
 	op := fmt.Sprintf("create browser session of user %q", b.UserID)
-	b, err := scanBrowserSession(s.q(ctx).QueryRow(ctx, `
-		INSERT INTO browser_sessions (`+browserSessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		RETURNING `+browserSessionColumns,
-		b.ID, b.SID, b.UserID, timestamp(b.AuthTime), nonNil(b.AMR), b.OrgID, b.IP, b.UserAgent,
-		timestamp(b.CreatedAt), timestamp(b.LastSeenAt), timestamp(b.ExpiresAt)))
-	return b, mapError(op, err)
+	var out storage.BrowserSession
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanBrowserSession(tx.QueryRow(ctx, `
+			INSERT INTO browser_sessions (`+browserSessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			RETURNING `+browserSessionColumns,
+			b.ID, b.SID, b.UserID, timestamp(b.AuthTime), nonNil(b.AMR), b.OrgID, b.IP, b.UserAgent,
+			timestamp(b.CreatedAt), timestamp(b.LastSeenAt), timestamp(b.ExpiresAt)))
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewSessionEvent(storage.EventSessionCreated, out, false))
+	})
+	if err != nil {
+		return storage.BrowserSession{}, mapError(op, err)
+	}
+	return out, nil
 }
 
 func (s *Store) GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error) {
@@ -43,7 +55,8 @@ func (s *Store) GetBrowserSession(ctx context.Context, id string) (storage.Brows
 
 // UpdateBrowserSession locks the session's row, applies update and writes
 // the result; ID, SID, UserID and CreatedAt keep their stored values. update
-// may run more than once.
+// may run more than once. It records no event: a session's activity is not
+// a change receivers follow.
 func (s *Store) UpdateBrowserSession(ctx context.Context, id string, update func(storage.BrowserSession) (storage.BrowserSession, error)) (storage.BrowserSession, error) {
 	var out storage.BrowserSession
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -68,8 +81,19 @@ func (s *Store) UpdateBrowserSession(ctx context.Context, id string, update func
 	return out, mapError("update browser session", err)
 }
 
+// DeleteBrowserSession ends the session (sign-out, revocation) and records
+// session.ended, not expired, with it. Sessions deleted with their user
+// (ON DELETE CASCADE) record no session.ended: user.deleted implies it.
 func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
-	return deleteOne(ctx, s.q(ctx), "delete browser session", `DELETE FROM browser_sessions WHERE id = $1`, id)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := scanBrowserSession(tx.QueryRow(ctx,
+			`DELETE FROM browser_sessions WHERE id = $1 RETURNING `+browserSessionColumns, id))
+		if err != nil {
+			return err // pgx.ErrNoRows: ErrNotFound
+		}
+		return insertEvent(ctx, tx, storage.NewSessionEvent(storage.EventSessionEnded, b, false))
+	})
+	return mapDeleteError("delete browser session", err)
 }
 
 // ListBrowserSessions lists the user's sessions, newest first (ID breaks
@@ -81,11 +105,30 @@ func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]stora
 	return sessions, mapError(fmt.Sprintf("list browser sessions of user %q", userID), err)
 }
 
+// DeleteExpiredBrowserSessions deletes the expired and idle sessions and
+// records a session.ended event, expired, for each, in one transaction:
+// the events are inserted in one statement.
 func (s *Store) DeleteExpiredBrowserSessions(ctx context.Context, now, idleSince time.Time) (int64, error) {
-	tag, err := s.q(ctx).Exec(ctx, `DELETE FROM browser_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
-		timestamp(now), timestamp(idleSince))
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM browser_sessions WHERE expires_at < $1 OR last_seen_at < $2
+			RETURNING `+browserSessionColumns, timestamp(now), timestamp(idleSince))
+		if err != nil {
+			return err
+		}
+		ended, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.BrowserSession, error) { return scanBrowserSession(r) })
+		if err != nil {
+			return err
+		}
+		evs := make([]storage.Event, len(ended))
+		for i, b := range ended {
+			evs[i] = storage.NewSessionEvent(storage.EventSessionEnded, b, true)
+		}
+		n = int64(len(ended))
+		return insertEvent(ctx, tx, evs...)
+	})
 	if err != nil {
 		return 0, mapDeleteError("delete expired browser sessions", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

@@ -30,16 +30,27 @@ func (s *Store) CreateMembership(ctx context.Context, m storage.Membership) (sto
 	// One statement resolves the role and inserts, atomically; the foreign
 	// key check locks the role row against a concurrent DeleteRole. A missing
 	// organization or user fails that check; a missing role leaves nothing
-	// to insert.
-	out, err := scanMembership(s.q(ctx).QueryRow(ctx, `
-		INSERT INTO memberships (org_id, user_id, role_id, created_at, updated_at)
-		SELECT $1, $3, id, $4, $5 `+roleInOrg+`
-		RETURNING org_id, user_id, $2::text, created_at, updated_at`,
-		m.OrgID, m.Role, m.UserID, timestamp(m.CreatedAt), timestamp(m.UpdatedAt)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = noRole(m.Role)
+	// to insert. The membership.created event commits with it.
+	var out storage.Membership
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanMembership(tx.QueryRow(ctx, `
+			INSERT INTO memberships (org_id, user_id, role_id, created_at, updated_at)
+			SELECT $1, $3, id, $4, $5 `+roleInOrg+`
+			RETURNING org_id, user_id, $2::text, created_at, updated_at`,
+			m.OrgID, m.Role, m.UserID, timestamp(m.CreatedAt), timestamp(m.UpdatedAt)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return noRole(m.Role)
+		}
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipCreated, out))
+	})
+	if err != nil {
+		return storage.Membership{}, mapError(op, err)
 	}
-	return out, mapError(op, err)
+	return out, nil
 }
 
 func noRole(name string) error {
@@ -70,7 +81,7 @@ func (s *Store) ListMembershipsByUser(ctx context.Context, userID string) ([]sto
 
 // UpdateMembership locks the membership, applies update and writes its Role
 // (resolved like CreateMembership) and UpdatedAt. update may run more than
-// once.
+// once. A membership.updated event is recorded only when the role changed.
 func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, update func(storage.Membership) (storage.Membership, error)) (storage.Membership, error) {
 	var out storage.Membership
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -95,12 +106,31 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 			WHERE org_id = $1 AND user_id = $2
 			RETURNING org_id, user_id, $4::text, created_at, updated_at`,
 			orgID, userID, roleID, m.Role, timestamp(m.UpdatedAt)))
-		return err
+		if err != nil || out.Role == old.Role {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipUpdated, out))
 	})
-	return out, mapError(fmt.Sprintf("update membership of user %q in organization %q", userID, orgID), err)
+	if err != nil {
+		return storage.Membership{}, mapError(fmt.Sprintf("update membership of user %q in organization %q", userID, orgID), err)
+	}
+	return out, nil
 }
 
+// DeleteMembership removes the membership and records membership.deleted
+// with it as it was. Memberships deleted with their user or organization
+// (ON DELETE CASCADE) record no membership.deleted: the user.deleted or
+// organization.deleted event implies them.
 func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
-	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete membership of user %q in organization %q", userID, orgID),
-		`DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		m, err := scanMembership(tx.QueryRow(ctx, `
+			DELETE FROM memberships m USING roles r
+			WHERE r.id = m.role_id AND m.org_id = $1 AND m.user_id = $2
+			RETURNING m.org_id, m.user_id, r.name, m.created_at, m.updated_at`, orgID, userID))
+		if err != nil {
+			return err // pgx.ErrNoRows: ErrNotFound
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipDeleted, m))
+	})
+	return mapDeleteError(fmt.Sprintf("delete membership of user %q in organization %q", userID, orgID), err)
 }

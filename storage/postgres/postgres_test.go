@@ -64,7 +64,7 @@ func newUser(email string) storage.User {
 }
 
 // allMigrations are the files in migrations/, in order.
-var allMigrations = []string{"00001_init.sql", "00002_signing_keys.sql", "00003_oauth.sql", "00004_assertion_jtis.sql", "00005_revoked_grants.sql", "00006_outbox.sql", "00007_rate_limits.sql", "00008_one_time_tokens.sql", "00009_invitations.sql", "00010_client_require_organization.sql", "00011_device_codes.sql", "00012_mfa.sql", "00013_organization_branding.sql", "00014_saml.sql"}
+var allMigrations = []string{"00001_init.sql", "00002_signing_keys.sql", "00003_oauth.sql", "00004_assertion_jtis.sql", "00005_revoked_grants.sql", "00006_outbox.sql", "00007_rate_limits.sql", "00008_one_time_tokens.sql", "00009_invitations.sql", "00010_client_require_organization.sql", "00011_device_codes.sql", "00012_mfa.sql", "00013_organization_branding.sql", "00014_saml.sql", "00015_events_audit.sql", "00016_upstream_connections.sql"}
 
 func TestMigrate(t *testing.T) {
 	s, err := Open(t.Context(), Options{URL: pgtest.Schema(t)})

@@ -41,8 +41,9 @@ func (s *Store) q(ctx context.Context) querier {
 // and returns a context carrying it: every method called with that context
 // runs in it until Commit or Rollback. It is never retried: the caller owns
 // it. A statement that fails inside it aborts it (Postgres refuses every
-// later statement), except in the update methods, which run in a savepoint;
-// after an error, roll back. On error BeginTx returns ctx unchanged.
+// later statement), except in the methods that write more than one row
+// (updates, and the changes that record an event), which run in a
+// savepoint; after an error, roll back. On error BeginTx returns ctx unchanged.
 func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	if s.ctxTx(ctx) != nil {
 		return ctx, errors.New("begin transaction: the context already carries one")

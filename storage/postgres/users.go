@@ -20,16 +20,27 @@ func scanUser(row pgx.Row) (storage.User, error) {
 }
 
 // CreateUser stores u. ErrAlreadyExists when the ID or the email (by
-// storage.EmailKey) is taken; ErrInvalid when either is empty.
+// storage.EmailKey) is taken; ErrInvalid when either is empty. The
+// user.created event commits with the user.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	row := s.q(ctx).QueryRow(ctx, `
-		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		RETURNING `+userColumns,
-		u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
-		timestamp(u.CreatedAt), timestamp(u.UpdatedAt))
-	u, err := scanUser(row)
-	return u, mapError("create user", err)
+	var out storage.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanUser(tx.QueryRow(ctx, `
+			INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING `+userColumns,
+			u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+			timestamp(u.CreatedAt), timestamp(u.UpdatedAt)))
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserCreated, out))
+	})
+	if err != nil {
+		return storage.User{}, mapError("create user", err)
+	}
+	return out, nil
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
@@ -54,6 +65,7 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, 
 
 // UpdateUser locks the user's row, applies update and writes the result; ID
 // and CreatedAt keep their stored values. update may run more than once.
+// A user.updated event is recorded only when storage.UserChanged.
 func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.User) (storage.User, error)) (storage.User, error) {
 	var out storage.User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -72,15 +84,30 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 			RETURNING `+userColumns,
 			id, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
 			timestamp(u.UpdatedAt)))
-		return err
+		if err != nil || !storage.UserChanged(old, out) {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserUpdated, out))
 	})
-	return out, mapError(fmt.Sprintf("update user %q", id), err)
+	if err != nil {
+		return storage.User{}, mapError(fmt.Sprintf("update user %q", id), err)
+	}
+	return out, nil
 }
 
 // DeleteUser removes the user; the database cascades to their memberships,
-// browser sessions and consents.
+// browser sessions and consents. The user.deleted event carries the user
+// as it was; the cascaded deletions record no membership.deleted or
+// session.ended events of their own: user.deleted implies them.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return deleteOne(ctx, s.q(ctx), fmt.Sprintf("delete user %q", id), `DELETE FROM users WHERE id = $1`, id)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `DELETE FROM users WHERE id = $1 RETURNING `+userColumns, id))
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserDeleted, u))
+	})
+	return mapDeleteError(fmt.Sprintf("delete user %q", id), err)
 }
 
 // SearchUsers counts every match, then reads one page of them. The two

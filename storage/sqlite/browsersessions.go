@@ -24,17 +24,23 @@ func utcBrowserSession(b storage.BrowserSession) storage.BrowserSession {
 	return b
 }
 
-// CreateBrowserSession stores b. ErrAlreadyExists when the ID or the SID is
-// taken; ErrNotFound when the user does not exist. The ID, a hash of the
-// cookie, stays out of error messages.
+// CreateBrowserSession stores b and records session.created. ErrAlreadyExists
+// when the ID or the SID is taken; ErrNotFound when the user does not exist.
+// The ID, a hash of the cookie, stays out of error messages.
 func (s *Store) CreateBrowserSession(ctx context.Context, b storage.BrowserSession) (storage.BrowserSession, error) {
 	b = utcBrowserSession(b)
-	_, err := s.q(ctx).ExecContext(ctx, `
-		INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.SID, b.UserID, formatTime(b.AuthTime), encodeList(b.AMR), b.OrgID, b.IP, b.UserAgent,
-		formatTime(b.CreatedAt), formatTime(b.LastSeenAt), formatTime(b.ExpiresAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO browser_sessions (`+browserSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.SID, b.UserID, formatTime(b.AuthTime), encodeList(b.AMR), b.OrgID, b.IP, b.UserAgent,
+			formatTime(b.CreatedAt), formatTime(b.LastSeenAt), formatTime(b.ExpiresAt))
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		return insertEvent(ctx, tx, storage.NewSessionEvent(storage.EventSessionCreated, b, false))
+	})
 	if err != nil {
-		return storage.BrowserSession{}, fmt.Errorf("create browser session of user %s: %w", b.UserID, dbError(err, storage.ErrNotFound))
+		return storage.BrowserSession{}, fmt.Errorf("create browser session of user %s: %w", b.UserID, err)
 	}
 	return b, nil
 }
@@ -55,7 +61,7 @@ func getBrowserSession(ctx context.Context, q querier, id string) (storage.Brows
 
 // UpdateBrowserSession applies update to the stored session under the write
 // lock. The stored ID, SID, UserID and CreatedAt win over whatever update
-// returns.
+// returns. It records no event: a session seen again is no change to tell.
 func (s *Store) UpdateBrowserSession(ctx context.Context, id string, update func(storage.BrowserSession) (storage.BrowserSession, error)) (storage.BrowserSession, error) {
 	var b storage.BrowserSession
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -82,8 +88,18 @@ func (s *Store) UpdateBrowserSession(ctx context.Context, id string, update func
 	return b, nil
 }
 
+// DeleteBrowserSession deletes the session (sign-out, revocation) and
+// records session.ended, not expired.
 func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM browser_sessions WHERE id = ?`, id); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		b, err := scanBrowserSession(tx.QueryRowContext(ctx,
+			`DELETE FROM browser_sessions WHERE id = ? RETURNING `+browserSessionColumns, id))
+		if err != nil {
+			return dbError(err, storage.ErrConflict) // no row: ErrNotFound
+		}
+		return insertEvent(ctx, tx, storage.NewSessionEvent(storage.EventSessionEnded, b, false))
+	})
+	if err != nil {
 		return fmt.Errorf("delete browser session: %w", err)
 	}
 	return nil
@@ -105,13 +121,30 @@ func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]stora
 	return sessions, nil
 }
 
+// DeleteExpiredBrowserSessions deletes the sessions that ran out, absolute
+// or idle, and records session.ended, expired, for each, in one
+// transaction.
 func (s *Store) DeleteExpiredBrowserSessions(ctx context.Context, now, idleSince time.Time) (int64, error) {
-	res, err := s.q(ctx).ExecContext(ctx, `DELETE FROM browser_sessions WHERE expires_at < ? OR last_seen_at < ?`,
-		formatTime(now), formatTime(idleSince))
-	if err != nil {
-		return 0, fmt.Errorf("delete expired browser sessions: %w", dbError(err, storage.ErrConflict))
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM browser_sessions WHERE expires_at < ? OR last_seen_at < ?
+			RETURNING `+browserSessionColumns,
+			formatTime(now), formatTime(idleSince))
+		if err != nil {
+			return dbError(err, storage.ErrConflict)
+		}
+		ended, err := collect(rows, scanBrowserSession)
+		if err != nil {
+			return dbError(err, storage.ErrConflict)
+		}
+		for _, b := range ended {
+			if err := insertEvent(ctx, tx, storage.NewSessionEvent(storage.EventSessionEnded, b, true)); err != nil {
+				return err
+			}
+		}
+		n = int64(len(ended))
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete expired browser sessions: %w", err)
 	}

@@ -21,18 +21,29 @@ func scanInvitation(row scanner) (storage.Invitation, error) {
 
 // CreateInvitation revokes the open invitation of the same organization and
 // address and stores inv, in one transaction, which BEGIN IMMEDIATE makes
-// the only writer until it ends. An unknown organization fails the insert's
-// foreign key: ErrNotFound.
+// the only writer until it ends, recording invitation.revoked for the one
+// revoked and invitation.created. An unknown organization fails the
+// insert's foreign key: ErrNotFound.
 func (s *Store) CreateInvitation(ctx context.Context, inv storage.Invitation) (storage.Invitation, error) {
 	var out storage.Invitation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
+		rows, err := tx.QueryContext(ctx, `
 			UPDATE invitations SET revoked_at = ?
-			WHERE org_id = ? AND email_key = ? AND accepted_at IS NULL AND revoked_at IS NULL`,
-			formatTime(inv.CreatedAt), inv.OrgID, storage.EmailKey(inv.Email)); err != nil {
+			WHERE org_id = ? AND email_key = ? AND accepted_at IS NULL AND revoked_at IS NULL
+			RETURNING `+invitationColumns,
+			formatTime(inv.CreatedAt), inv.OrgID, storage.EmailKey(inv.Email))
+		if err != nil {
 			return dbError(err, storage.ErrNotFound)
 		}
-		var err error
+		revoked, err := collect(rows, scanInvitation)
+		if err != nil {
+			return err
+		}
+		for _, r := range revoked {
+			if err := insertEvent(ctx, tx, storage.NewInvitationEvent(storage.EventInvitationRevoked, r)); err != nil {
+				return err
+			}
+		}
 		out, err = scanInvitation(tx.QueryRowContext(ctx, `
 			INSERT INTO invitations (`+invitationColumns+`, email_key)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -40,7 +51,10 @@ func (s *Store) CreateInvitation(ctx context.Context, inv storage.Invitation) (s
 			inv.ID, inv.OrgID, inv.Email, inv.Role, inv.TokenHash, inv.InvitedBy,
 			formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), nullTime(inv.AcceptedAt),
 			nullTime(inv.RevokedAt), storage.EmailKey(inv.Email)))
-		return err
+		if err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewInvitationEvent(storage.EventInvitationCreated, out))
 	})
 	if err != nil {
 		return storage.Invitation{}, fmt.Errorf("create invitation %s: %w", inv.ID, err)
@@ -84,39 +98,52 @@ func (s *Store) ListInvitations(ctx context.Context, orgID string) ([]storage.In
 // time, so of concurrent callers the first sets accepted_at and the others
 // find it set and update nothing.
 func (s *Store) AcceptInvitation(ctx context.Context, id string, now time.Time) (storage.Invitation, error) {
-	return s.updateOpenInvitation(ctx, "accept invitation", id, `
+	return s.updateOpenInvitation(ctx, "accept invitation", storage.EventInvitationAccepted, id, `
 		UPDATE invitations SET accepted_at = ?2
 		WHERE id = ?1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
 		RETURNING `+invitationColumns, id, formatTime(now))
 }
 
 func (s *Store) RevokeInvitation(ctx context.Context, id string, now time.Time) (storage.Invitation, error) {
-	return s.updateOpenInvitation(ctx, "revoke invitation", id, `
+	return s.updateOpenInvitation(ctx, "revoke invitation", storage.EventInvitationRevoked, id, `
 		UPDATE invitations SET revoked_at = ?2
 		WHERE id = ?1 AND accepted_at IS NULL AND revoked_at IS NULL
 		RETURNING `+invitationColumns, id, formatTime(now))
 }
 
 func (s *Store) ResendInvitation(ctx context.Context, id, tokenHash string, expiresAt time.Time) (storage.Invitation, error) {
-	return s.updateOpenInvitation(ctx, "resend invitation", id, `
+	return s.updateOpenInvitation(ctx, "resend invitation", storage.EventInvitationResent, id, `
 		UPDATE invitations SET token_hash = ?2, expires_at = ?3
 		WHERE id = ?1 AND accepted_at IS NULL AND revoked_at IS NULL
 		RETURNING `+invitationColumns, id, tokenHash, formatTime(expiresAt))
 }
 
-// updateOpenInvitation runs a conditional UPDATE … RETURNING; when it
-// updates nothing, a read tells an unknown invitation (ErrNotFound) from
-// one no longer in a state to change (ErrConflict).
-func (s *Store) updateOpenInvitation(ctx context.Context, op, id, query string, args ...any) (storage.Invitation, error) {
-	i, err := scanInvitation(s.q(ctx).QueryRowContext(ctx, query, args...))
-	if err == nil {
-		return i, nil
-	}
-	if !errors.Is(err, storage.ErrNotFound) {
+// updateOpenInvitation runs a conditional UPDATE … RETURNING and records
+// the event eventType of the invitation it returns, in one transaction;
+// when it updates nothing, a read tells an unknown invitation (ErrNotFound)
+// from one no longer in a state to change (ErrConflict).
+func (s *Store) updateOpenInvitation(ctx context.Context, op, eventType, id, query string, args ...any) (storage.Invitation, error) {
+	var i storage.Invitation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		i, err = scanInvitation(tx.QueryRowContext(ctx, query, args...))
+		if err == nil {
+			return insertEvent(ctx, tx, storage.NewInvitationEvent(eventType, i))
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		found, err := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM invitations WHERE id = ?)`, id)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return storage.ErrNotFound
+		}
+		return fmt.Errorf("%w: accepted, revoked or expired", storage.ErrConflict)
+	})
+	if err != nil {
 		return storage.Invitation{}, fmt.Errorf("%s %s: %w", op, id, err)
 	}
-	if _, err := s.GetInvitation(ctx, id); err != nil {
-		return storage.Invitation{}, fmt.Errorf("%s: %w", op, err)
-	}
-	return storage.Invitation{}, fmt.Errorf("%s %s: %w: accepted, revoked or expired", op, id, storage.ErrConflict)
+	return i, nil
 }

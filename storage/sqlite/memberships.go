@@ -56,7 +56,10 @@ func (s *Store) CreateMembership(ctx context.Context, m storage.Membership) (sto
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO memberships (org_id, user_id, role_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 			m.OrgID, m.UserID, roleID, formatTime(m.CreatedAt), formatTime(m.UpdatedAt))
-		return dbError(err, storage.ErrNotFound)
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipCreated, m))
 	})
 	if err != nil {
 		return storage.Membership{}, fmt.Errorf("create membership of user %s in organization %s: %w", m.UserID, m.OrgID, err)
@@ -106,7 +109,7 @@ func (s *Store) ListMembershipsByUser(ctx context.Context, userID string) ([]sto
 
 // UpdateMembership applies update under the write lock; only the role and
 // UpdatedAt it returns are kept, and the role must be usable in the
-// organization.
+// organization. It records membership.updated only when the role changed.
 func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, update func(storage.Membership) (storage.Membership, error)) (storage.Membership, error) {
 	var m storage.Membership
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -124,7 +127,13 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE memberships SET role_id = ?, updated_at = ? WHERE org_id = ? AND user_id = ?`,
 			roleID, formatTime(m.UpdatedAt), m.OrgID, m.UserID)
-		return dbError(err, storage.ErrNotFound)
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		if m.Role == old.Role {
+			return nil
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipUpdated, m))
 	})
 	if err != nil {
 		return storage.Membership{}, fmt.Errorf("update membership of user %s in organization %s: %w", userID, orgID, err)
@@ -132,8 +141,21 @@ func (s *Store) UpdateMembership(ctx context.Context, orgID, userID string, upda
 	return m, nil
 }
 
+// DeleteMembership deletes the membership and records membership.deleted
+// with it as it was (read first: the table keeps the role's ID, the event
+// its name). Memberships deleted by the cascade of DeleteUser or
+// DeleteOrganization record no membership.deleted.
 func (s *Store) DeleteMembership(ctx context.Context, orgID, userID string) error {
-	err := deleteOne(ctx, s.q(ctx), `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		m, err := getMembership(ctx, tx, orgID, userID)
+		if err != nil {
+			return err
+		}
+		if err := deleteOne(ctx, tx, `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, storage.NewMembershipEvent(storage.EventMembershipDeleted, m))
+	})
 	if err != nil {
 		return fmt.Errorf("delete membership of user %s in organization %s: %w", userID, orgID, err)
 	}

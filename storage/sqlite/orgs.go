@@ -16,13 +16,21 @@ func scanOrg(row scanner) (storage.Organization, error) {
 	return o, err
 }
 
+// CreateOrganization stores o and records organization.created in the
+// same transaction.
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization) (storage.Organization, error) {
 	o.CreatedAt, o.UpdatedAt = utc(o.CreatedAt), utc(o.UpdatedAt)
-	_, err := s.q(ctx).ExecContext(ctx, `
-		INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		return insertEvent(ctx, tx, storage.NewOrganizationEvent(storage.EventOrganizationCreated, o))
+	})
 	if err != nil {
-		return storage.Organization{}, fmt.Errorf("create organization %s: %w", o.ID, dbError(err, storage.ErrNotFound))
+		return storage.Organization{}, fmt.Errorf("create organization %s: %w", o.ID, err)
 	}
 	return o, nil
 }
@@ -63,6 +71,7 @@ func (s *Store) ListOrganizations(ctx context.Context, p storage.Page) ([]storag
 
 // UpdateOrganization applies update to the stored organization under the
 // write lock. The stored ID and CreatedAt win over whatever update returns.
+// It records organization.updated only when the event's data changed.
 func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(storage.Organization) (storage.Organization, error)) (storage.Organization, error) {
 	var o storage.Organization
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -76,7 +85,13 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 		o.ID, o.CreatedAt, o.UpdatedAt = old.ID, old.CreatedAt, utc(o.UpdatedAt)
 		_, err = tx.ExecContext(ctx, `UPDATE organizations SET slug = ?, name = ?, logo_url = ?, brand_color = ?, require_mfa = ?, updated_at = ? WHERE id = ?`,
 			o.Slug, o.Name, o.LogoURL, o.BrandColor, o.RequireMFA, formatTime(o.UpdatedAt), o.ID)
-		return dbError(err, storage.ErrNotFound)
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		if !storage.OrganizationChanged(old, o) {
+			return nil
+		}
+		return insertEvent(ctx, tx, storage.NewOrganizationEvent(storage.EventOrganizationUpdated, o))
 	})
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("update organization %s: %w", id, err)
@@ -84,18 +99,29 @@ func (s *Store) UpdateOrganization(ctx context.Context, id string, update func(s
 	return o, nil
 }
 
-// DeleteOrganization deletes the organization; the foreign keys cascade to
-// its memberships and custom roles in the same statement.
+// DeleteOrganization deletes the organization and records
+// organization.deleted with the organization as it was. The foreign keys
+// cascade to its memberships, invitations, custom roles and webhook
+// endpoints in the same statement; those cascaded deletions record no
+// membership.deleted or invitation.revoked: organization.deleted implies
+// them.
 func (s *Store) DeleteOrganization(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// External identities have no foreign key to their connection
 		// (upstream connections share the table): the organization's SAML
-		// connections' go with it here.
+		// and upstream connections' go with it here.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM external_identities
-			WHERE connection_id IN (SELECT id FROM saml_connections WHERE org_id = ?)`, id); err != nil {
+			WHERE connection_id IN (SELECT id FROM saml_connections WHERE org_id = ?1
+				UNION SELECT id FROM upstream_connections WHERE org_id = ?1)`, id); err != nil {
 			return dbError(err, storage.ErrConflict)
 		}
-		return deleteOne(ctx, tx, `DELETE FROM organizations WHERE id = ?`, id)
+		o, err := scanOrg(tx.QueryRowContext(ctx, `DELETE FROM organizations WHERE id = ? RETURNING `+orgColumns, id))
+		if err != nil {
+			// No row is ErrNotFound; a foreign key means rows still
+			// refer to the organization.
+			return dbError(err, storage.ErrConflict)
+		}
+		return insertEvent(ctx, tx, storage.NewOrganizationEvent(storage.EventOrganizationDeleted, o))
 	})
 	if err != nil {
 		return fmt.Errorf("delete organization %s: %w", id, err)

@@ -17,16 +17,23 @@ func scanUser(row scanner) (storage.User, error) {
 	return u, err
 }
 
-// CreateUser stores u with its times in UTC microseconds and returns it.
+// CreateUser stores u with its times in UTC microseconds and returns it,
+// recording user.created in the same transaction.
 func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
-	_, err := s.q(ctx).ExecContext(ctx, `
-		INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
-		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO users (id, email, email_key, email_verified, name, password_hash, admin, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
+			formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserCreated, u))
+	})
 	if err != nil {
-		return storage.User{}, fmt.Errorf("create user %s: %w", u.ID, dbError(err, storage.ErrNotFound))
+		return storage.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
 	}
 	return u, nil
 }
@@ -68,7 +75,8 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, 
 }
 
 // UpdateUser applies update to the stored user under the write lock. The
-// stored ID and CreatedAt win over whatever update returns.
+// stored ID and CreatedAt win over whatever update returns. It records
+// user.updated only when the change shows in the event (storage.UserChanged).
 func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.User) (storage.User, error)) (storage.User, error) {
 	var u storage.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -86,7 +94,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 			WHERE id = ?`,
 			u.Email, storage.EmailKey(u.Email), u.EmailVerified, u.Name, u.PasswordHash, u.Admin,
 			formatTime(u.UpdatedAt), u.ID)
-		return dbError(err, storage.ErrNotFound)
+		if err != nil {
+			return dbError(err, storage.ErrNotFound)
+		}
+		if !storage.UserChanged(old, u) {
+			return nil
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserUpdated, u))
 	})
 	if err != nil {
 		return storage.User{}, fmt.Errorf("update user %s: %w", id, err)
@@ -94,10 +108,21 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 	return u, nil
 }
 
-// DeleteUser deletes the user; the foreign keys cascade to memberships,
-// browser sessions and consents.
+// DeleteUser deletes the user and records user.deleted with the user as
+// it was. The foreign keys cascade to memberships, browser sessions and
+// consents; those cascaded deletions record no membership.deleted or
+// session.ended: user.deleted implies them.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	if err := deleteOne(ctx, s.q(ctx), `DELETE FROM users WHERE id = ?`, id); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `DELETE FROM users WHERE id = ? RETURNING `+userColumns, id))
+		if err != nil {
+			// No row is ErrNotFound; a foreign key means rows still
+			// refer to the user.
+			return dbError(err, storage.ErrConflict)
+		}
+		return insertEvent(ctx, tx, storage.NewUserEvent(storage.EventUserDeleted, u))
+	})
+	if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	return nil

@@ -29,7 +29,12 @@
 // tokens of emailed links, where a newer link supersedes the earlier ones
 // and of concurrent uses exactly one succeeds (ML-02, ML-03); transactions
 // carried in a context, whose writes other connections see only after
-// Commit and never after Rollback; compare-and-swap updates under
+// Commit and never after Rollback; the events every change of a user,
+// organization, membership, invitation or browser session writes in its
+// own transaction (none for a failed or rolled-back change), their
+// dispatch and deliveries, never handed to two concurrent dispatchers or
+// claimers; webhook endpoints; the audit log's filters and keyset paging;
+// compare-and-swap updates under
 // concurrency, including instances bootstrapping a signing key at once; and
 // repeated migrations. The suite uses only the storage.Store interface,
 // never a backend's internals.

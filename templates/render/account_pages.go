@@ -108,4 +108,34 @@ type AccountPage struct {
 	// Errors of the change-password form, next to their fields, and about
 	// the whole form (such as "Too many attempts").
 	CurrentPasswordError, NewPasswordError, PasswordFormError string
+	// Links are the person's sign-ins through upstream identity
+	// providers, each with a remove form posting connection_id and
+	// subject to /account/connections/remove.
+	Links []AccountLink
+	// PendingLink, when set, offers to link the upstream account this
+	// browser signed in with.
+	PendingLink *AccountPendingLink
+}
+
+// AccountLink is one linked upstream account; Removable is false when it
+// is the person's only way to sign in.
+type AccountLink struct {
+	ConnectionID, Subject, Name string
+	Removable                   bool
+}
+
+// AccountPendingLink is an upstream account waiting to be linked: a form
+// posting csrf_token to Action.
+type AccountPendingLink struct {
+	ConnectionName, Email, Action string
+}
+
+// UpstreamLinkPage asks a person whose upstream account has the address
+// of an existing account to sign in to that account first (SignedIn
+// false: a link to /login), or, signed in as it, to link it (a form
+// posting csrf_token to Action).
+type UpstreamLinkPage struct {
+	Page
+	ConnectionName, Email, Action string
+	SignedIn                      bool
 }

@@ -85,6 +85,32 @@ func accountCases() []accountCase {
 				NewPasswordError: "This password is too common. Choose another.",
 			})
 		}},
+		{"account_links", []string{"End session", "Set password", "Link account", "Remove", "Sign out"}, []string{
+			`<h2>Connected accounts</h2>`, `<p>Link your GitHub account (ada@example.com) so that you can sign in with it?</p>`,
+			`<form method="post" action="/account/connections/remove">`, `<input type="hidden" name="connection_id" value="ups_google">`,
+			`<input type="hidden" name="subject" value="1089">`, `Your only way to sign in`,
+		}, func(t *testing.T) string {
+			return execute(t, "account.html", render.AccountPage{
+				Page: page("Your account"), Email: "ada@example.com", Sessions: sessions[:1], RecentSignIn: true,
+				Links: []render.AccountLink{
+					{ConnectionID: "ups_google", Subject: "1089", Name: "Google", Removable: true},
+					{ConnectionID: "ups_okta", Subject: "00u1", Name: "Okta"},
+				},
+				PendingLink: &render.AccountPendingLink{ConnectionName: "GitHub", Email: "ada@example.com", Action: "/login/upstream/link"},
+			})
+		}},
+		{"upstream_link_sign_in_first", []string{"Sign in"}, []string{
+			`<h1>Link your GitHub account</h1>`, `A Foyer account with <b>ada@example.com</b> already exists.`, `<form method="get" action="/login">`,
+		}, func(t *testing.T) string {
+			return execute(t, "upstream_link.html", render.UpstreamLinkPage{Page: page("Link your GitHub account"),
+				ConnectionName: "GitHub", Email: "ada@example.com", Action: "/login/upstream/link"})
+		}},
+		{"upstream_link_signed_in", []string{"Link account"}, []string{
+			`<form method="post" action="/login/upstream/link">`, `You are signed in to it.`,
+		}, func(t *testing.T) string {
+			return execute(t, "upstream_link.html", render.UpstreamLinkPage{Page: page("Link your GitHub account"),
+				ConnectionName: "GitHub", Email: "ada@example.com", Action: "/login/upstream/link", SignedIn: true})
+		}},
 		{"invitation_accept", []string{"Accept"}, []string{
 			`<form method="post" action="/invitations/accept">`, `<input type="hidden" name="token" value="tok_123">`,
 			`<b>Acme &lt;Labs&gt;</b> invited you as <b>editor</b>.`,
@@ -164,6 +190,9 @@ func TestAccountPages(t *testing.T) {
 				t.Errorf("buttons (-want +got):\n%s", diff)
 			}
 			for _, f := range formRE.FindAllString(out, -1) {
+				if strings.HasPrefix(f, `<form method="get" action="/login"`) {
+					continue // a link as a button: it changes nothing
+				}
 				if !strings.HasPrefix(f, `<form method="post" action="/`) ||
 					!strings.Contains(f, `<input type="hidden" name="csrf_token" value="`+common.CSRFToken+`">`) {
 					t.Errorf("form does not post with the CSRF field:\n%s", f)

@@ -27,6 +27,16 @@ type LoginIdentifierPage struct {
 	Invitation string
 	// Passkeys shows "Sign in with a passkey" (and passkey autofill).
 	Passkeys bool
+	// Connections are the "Continue with …" buttons of upstream identity
+	// providers.
+	Connections []ConnectionButton
+}
+
+// ConnectionButton is a "Continue with Name" button: a GET form to
+// Action, where a sign-in through an upstream identity provider starts,
+// carrying the page's challenge.
+type ConnectionButton struct {
+	Name, Action string
 }
 
 // LoginPasswordPage is the second sign-in step, the same for every email:
