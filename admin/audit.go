@@ -132,6 +132,7 @@ func ClientAuditFields(c storage.Client) map[string]any         { return clientF
 func SAMLAuditFields(c storage.SAMLConnection) map[string]any   { return samlFields(c) }
 func SAMLDomainAuditFields(d storage.SAMLDomain) map[string]any { return samlDomainFields(d) }
 func KeyAuditStates(ks []storage.SigningKey) map[string]any     { return keyStates(ks) }
+func UpstreamAuditFields(u UpstreamConnection) map[string]any   { return upstreamFields(u) }
 
 func userFields(u storage.User) map[string]any { return fields(userView(u)) }
 

@@ -36,6 +36,8 @@ const (
 	SAMLAssertionRefused = "saml.assertion_refused" // Reason: which check; OrgID, TargetID: the connection
 	RefreshTokenReused   = "token.refresh_reuse"    // the token family was revoked
 	KeyRotated           = "key.rotated"
+	IdentityLinked       = "identity.linked"   // an upstream account linked to a person's; TargetID: the connection
+	IdentityUnlinked     = "identity.unlinked" // and removed from it
 )
 
 // Recorder appends entries. The zero Recorder, and a nil one, record

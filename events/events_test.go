@@ -102,7 +102,7 @@ func openStore(t *testing.T) *sqlite.Store {
 }
 
 // addEndpoint registers url for every event and returns its secret.
-func addEndpoint(t *testing.T, s storage.Store, url string, created time.Time) (storage.WebhookEndpoint, string) {
+func addEndpoint(t testing.TB, s storage.Store, url string, created time.Time) (storage.WebhookEndpoint, string) {
 	id := storage.NewID(storage.PrefixWebhookEndpoint)
 	shown, sealed := NewSecret(testSealer{}, id)
 	e, err := s.CreateWebhookEndpoint(t.Context(), storage.WebhookEndpoint{
@@ -114,7 +114,7 @@ func addEndpoint(t *testing.T, s storage.Store, url string, created time.Time) (
 	return e, shown
 }
 
-func createUsers(t *testing.T, s storage.Store, n int) []string {
+func createUsers(t testing.TB, s storage.Store, n int) []string {
 	var ids []string
 	for i := range n {
 		now := time.Now().UTC()
@@ -357,5 +357,68 @@ func TestWorkersShareWithoutDoubleSending(t *testing.T) {
 	}
 	if len(seen) != len(users) {
 		t.Errorf("%d events delivered, want %d", len(seen), len(users))
+	}
+}
+
+// F1, for delivery: the database goes away while events wait and while
+// the endpoint is being called (the worker can neither claim nor record
+// results); once it is back, the worker carries on by itself and every
+// event arrives — none lost, none needing a restart.
+func TestWorkerSurvivesDatabaseOutageF1(t *testing.T) {
+	url := pgtest.Schema(t)
+	direct, err := postgres.Open(t.Context(), postgres.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
+	if _, err := direct.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	proxy := pgtest.NewProxy(t, pgtest.HostPort())
+	viaProxy, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.WithHost(url, proxy.Addr())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { viaProxy.Close() })
+
+	cut := make(chan struct{})
+	var once sync.Once
+	r := eventstest.NewReceiver(t, func(n int) int {
+		if n == 1 { // the database drops while the first request is out
+			once.Do(func() { proxy.Cut(); close(cut) })
+		}
+		return http.StatusOK
+	})
+	register(t, direct, r)
+	users := createUsers(t, direct, 5)
+	want := eventsOf(t, direct, users)
+
+	w, err := New(Options{Store: viaProxy, Sealer: testSealer{}, AllowPrivate: true, PollInterval: 20 * time.Millisecond,
+		Timeout: 200 * time.Millisecond, Concurrency: 1, RetryMin: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	<-cut
+	time.Sleep(300 * time.Millisecond) // polls fail meanwhile
+	if more := len(r.ByID()); more > 1 {
+		t.Fatalf("%d events delivered while the database was away", more)
+	}
+	proxy.Restore()
+	got := r.Wait(t, 30*time.Second, "every event after the outage", func(m []eventstest.Message) bool {
+		seen := map[string]bool{}
+		for _, x := range m {
+			seen[x.ID] = true
+		}
+		return len(seen) == len(want)
+	})
+	for _, m := range got {
+		if want[m.ID] == "" {
+			t.Errorf("unexpected event %s", m.ID)
+		}
 	}
 }

@@ -293,15 +293,22 @@ func (s *Service) changePassword(c *gin.Context) {
 // it is still that one: a reset link proved the person reads it.
 func (s *Service) setPassword(ctx context.Context, userID, hash, keep, verifiedEmail string) error {
 	now := s.o.Now()
+	var proved bool
 	u, err := s.o.Store.UpdateUser(ctx, userID, func(u storage.User) (storage.User, error) {
 		u.PasswordHash, u.UpdatedAt = hash, now
+		proved = false
 		if verifiedEmail != "" && storage.EmailKey(u.Email) == storage.EmailKey(verifiedEmail) {
-			u.EmailVerified = true
+			proved, u.EmailVerified = !u.EmailVerified, true
 		}
 		return u, nil
 	})
 	if err != nil {
 		return err
+	}
+	if proved {
+		if err := s.addressProved(ctx, userID); err != nil {
+			return err
+		}
 	}
 	if _, err := s.endSessions(ctx, userID, keep); err != nil {
 		return err

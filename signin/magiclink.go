@@ -165,11 +165,13 @@ func (s *Service) consumeLink(ctx context.Context, token string) (storage.OneTim
 		return used, err
 	}
 	now := s.o.Now()
+	var proved bool
 	_, err = s.o.Store.UpdateUser(tx, used.UserID, func(u storage.User) (storage.User, error) {
 		if storage.EmailKey(u.Email) != storage.EmailKey(used.Email) {
 			return u, errLinkInvalid
 		}
-		if !u.EmailVerified {
+		proved = !u.EmailVerified
+		if proved {
 			u.EmailVerified, u.UpdatedAt = true, now
 		}
 		return u, nil
@@ -179,6 +181,11 @@ func (s *Service) consumeLink(ctx context.Context, token string) (storage.OneTim
 		return used, errLinkInvalid
 	case err != nil:
 		return used, err
+	}
+	if proved {
+		if err := s.addressProved(tx, used.UserID); err != nil {
+			return used, err
+		}
 	}
 	if err := s.o.Store.Commit(tx); err != nil {
 		return used, err

@@ -36,6 +36,7 @@ type Store interface {
 	storage.Invitations
 	storage.Organizations
 	storage.Memberships
+	storage.ExternalIdentities // links made before an address was proven go (addressProved)
 	storage.Transactions
 }
 

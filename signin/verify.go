@@ -39,18 +39,23 @@ func (s *Service) verifyEmail(c *gin.Context) {
 		if tok, err = s.spendLink(ctx, storage.PurposeVerifyEmail, c.PostForm("token")); err != nil {
 			return err
 		}
+		var proved bool
 		_, err = s.o.Store.UpdateUser(ctx, tok.UserID, func(u storage.User) (storage.User, error) {
 			if storage.EmailKey(u.Email) != storage.EmailKey(tok.Email) {
 				// The account's address changed since the link was sent.
 				return u, errLinkInvalid
 			}
+			proved = !u.EmailVerified
 			u.EmailVerified, u.UpdatedAt = true, s.o.Now()
 			return u, nil
 		})
 		if errors.Is(err, storage.ErrNotFound) {
 			return errLinkInvalid // the account was deleted
 		}
-		return err
+		if err != nil || !proved {
+			return err
+		}
+		return s.addressProved(ctx, tok.UserID)
 	})
 	if err != nil {
 		s.linkError(c, storage.PurposeVerifyEmail, err)

@@ -257,7 +257,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		Issuer: cfg.Issuer, Store: store, Sealer: upSeal, Sessions: sessions, Authorizations: provider,
 		SecondFactor: secondFactor, Templates: templates.FS, HandleKey: upstreamHandleKey(key),
 		SignupOpen: cfg.Signup.Mode == "open", Static: configuredConnections(cfg.Connections),
-		AllowPrivateNetworks: cfg.Dev || seams.allowPrivateUpstreams, Logger: log, Now: now,
+		AllowPrivateNetworks: cfg.Dev || seams.allowPrivateUpstreams, Audit: recorder, Logger: log, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connections: %w", err)

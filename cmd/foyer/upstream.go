@@ -172,7 +172,15 @@ func (a *app) connectionsCreateCommand() *cobra.Command {
 					}
 					in.OrgID = o.ID
 				}
-				v, err := up.Create(ctx, in)
+				var v admin.UpstreamConnection
+				err := inTx(ctx, store, func(ctx context.Context) error {
+					var err error
+					if v, err = up.Create(ctx, in); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditUpstreamConnectionCreated, admin.TargetUpstream, v.ID, v.OrgID),
+						nil, admin.UpstreamAuditFields(v))
+				})
 				if err != nil {
 					return err
 				}
@@ -229,8 +237,18 @@ func (a *app) connectionsDeleteCommand() *cobra.Command {
 		Short: "Delete an upstream connection with the links of people to it (their accounts stay)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withUpstream(cmd, func(ctx context.Context, _ storage.Store, up adminUpstream) error {
-				err := up.Delete(ctx, args[0])
+			return a.withUpstream(cmd, func(ctx context.Context, store storage.Store, up adminUpstream) error {
+				err := inTx(ctx, store, func(ctx context.Context) error {
+					v, err := up.Get(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if err := up.Delete(ctx, v.ID); err != nil {
+						return err
+					}
+					return recordCLI(ctx, store, cliEntry(admin.AuditUpstreamConnectionDeleted, admin.TargetUpstream, v.ID, v.OrgID),
+						admin.UpstreamAuditFields(v), nil)
+				})
 				switch {
 				case errors.Is(err, storage.ErrNotFound):
 					return &admin.FieldError{Field: "connection", Message: fmt.Sprintf("no upstream connection %q", args[0])}

@@ -142,7 +142,7 @@ func TestCLIConnections(t *testing.T) {
 				conn.CallbackURL != e.issuer+"/login/upstream/"+conn.ID+"/callback" {
 				t.Fatalf("connections create: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
-			r = cli("create", "--type", "github", "--name", "Acme GitHub", "--org", "acme", "--client-id", "g", "--client-secret", "gs")
+			r = cli("create", "--type", "github", "--name", "Acme GitHub", "--org", "acme", "--client-id", "g", "--client-secret", "gh-cli-secret-value")
 			if r.code != 0 || !strings.Contains(r.stdout, "callback URL:") {
 				t.Errorf("connections create --org: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
@@ -161,6 +161,19 @@ func TestCLIConnections(t *testing.T) {
 			}
 			if r := cli("delete", conn.ID); r.code != 1 || !strings.Contains(r.stderr, "connection: ") {
 				t.Errorf("connections delete again: exit %d, stderr %q", r.code, r.stderr)
+			}
+			// AD-07: both creations and the deletion, by the CLI, without the
+			// secrets; the failed commands recorded nothing.
+			for typ, n := range map[string]int{admin.AuditUpstreamConnectionCreated: 2, admin.AuditUpstreamConnectionDeleted: 1} {
+				got, err := e.store.ListAuditEntries(t.Context(), storage.AuditQuery{Type: typ})
+				if err != nil || len(got) != n || got[0].ActorType != storage.ActorCLI || got[0].TargetType != admin.TargetUpstream {
+					t.Errorf("%s entries = %+v, %v; want %d by the CLI", typ, got, err, n)
+				}
+				for _, en := range got {
+					if strings.Contains(string(en.Details), e.fake.secret) || strings.Contains(string(en.Details), "gh-cli-secret-value") {
+						t.Errorf("%s entry holds a client secret: %s", typ, en.Details)
+					}
+				}
 			}
 		})
 	}

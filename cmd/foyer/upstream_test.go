@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/idp"
 	"github.com/foyerdev/foyer/idp/upstream"
@@ -255,6 +256,7 @@ func TestUpstreamSignInBySubjectMT05(t *testing.T) {
 			if len(bs) != 1 || !slices.Equal(bs[0].AMR, []string{"ext"}) {
 				t.Errorf("sessions %+v, want one with amr [ext]", bs)
 			}
+			wantUpstreamAudit(t, e.store, storage.AuditQuery{UserID: u.ID, Type: audit.SignInSucceeded}, e.conn.ID, `"upstream"`)
 
 			// MT-05: the same subject with another address is the same person.
 			e.fake.as("sub-new", "renamed@example.com", true)
@@ -360,9 +362,11 @@ func TestUpstreamLinkingRulesMT06(t *testing.T) {
 				!strings.Contains(page, `name="connection_id" value="`+e.conn.ID+`"`) {
 				t.Fatalf("after linking: %s:\n%s", resp.Request.URL, page)
 			}
-			if id, err := e.store.GetExternalIdentity(ctx, e.conn.ID, "sub-alice"); err != nil || id.UserID == bob.ID {
+			id, err := e.store.GetExternalIdentity(ctx, e.conn.ID, "sub-alice")
+			if err != nil || id.UserID == bob.ID {
 				t.Errorf("linked identity %+v, %v", id, err)
 			}
+			wantUpstreamAudit(t, e.store, storage.AuditQuery{UserID: id.UserID, Type: audit.IdentityLinked}, e.conn.ID, "")
 			if who := e.signedInAs(t, newBrowserSignedInUpstream(t, e, e.conn.ID)); who != e.email {
 				t.Errorf("after linking, the upstream signs in %q, want alice", who)
 			}
@@ -480,6 +484,10 @@ func TestUpstreamIDTokenRefused(t *testing.T) {
 				t.Error("an account was made")
 			}
 		})
+	}
+	refusals, err := e.store.ListAuditEntries(ctx, storage.AuditQuery{Type: audit.SignInFailed})
+	if err != nil || len(refusals) < 6 || refusals[0].Reason != "upstream_refused" || refusals[0].TargetID != e.conn.ID {
+		t.Errorf("audit refusals %+v, %v; want one per refused answer", refusals, err)
 	}
 
 	t.Run("another browser's answer, and an answer used twice", func(t *testing.T) {
@@ -602,6 +610,7 @@ func TestUpstreamAccountLinks(t *testing.T) {
 	if _, err := e.store.GetExternalIdentity(ctx, e.conn.ID, "sub-verified"); err == nil {
 		t.Error("the link is still there")
 	}
+	wantUpstreamAudit(t, e.store, storage.AuditQuery{Type: audit.IdentityUnlinked}, e.conn.ID, "")
 	// Someone else's link is not found.
 	if resp, _ := e.post(t, b, account, "/account/connections/remove", noCSRF); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("removing another's link = %d", resp.StatusCode)
@@ -639,5 +648,71 @@ func TestUpstreamLoginButtons(t *testing.T) {
 	loc, err := resp.Location()
 	if err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "state-up" {
 		t.Fatalf("connection parameter: %d at %s, %v", resp.StatusCode, resp.Request.URL, loc)
+	}
+}
+
+// TestUpstreamPreHijack: someone signs in through a provider that did not
+// verify the victim's address, which makes an unverified account for it.
+// When the victim later proves the address (a password reset link read in
+// the mailbox), the upstream link made before goes, and so does the
+// intruder's session; the provider no longer signs anyone in to it.
+func TestUpstreamPreHijack(t *testing.T) {
+	for _, backend := range []string{"embedded", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newUpstreamEnv(t, backend, nil)
+			ctx := t.Context()
+			const victim = "victim@example.com"
+			e.fake.as("sub-intruder", victim, false)
+			intruder := newBrowserSignedInUpstream(t, e, e.conn.ID)
+			if who := e.signedInAs(t, intruder); who != victim {
+				t.Fatalf("the intruder's sign-in made %q, want an unverified account for the victim's address", who)
+			}
+			u, err := e.store.GetUserByEmail(ctx, victim)
+			if err != nil || u.EmailVerified {
+				t.Fatalf("account %+v, %v; want it unverified", u, err)
+			}
+
+			b := newBrowser(t)
+			forgot := e.fetch(t, b, http.MethodGet, "/forgot-password", nil)
+			if r := e.signinEnv.post(t, b, "/forgot-password", forgot.body, url.Values{"email": {victim}}); r.status != http.StatusSeeOther {
+				t.Fatalf("POST /forgot-password = %d", r.status)
+			}
+			var link string
+			for _, m := range e.mail.Wait(t, 1) {
+				if m.To == victim {
+					link = m.Link(t)
+				}
+			}
+			reset := e.fetch(t, b, http.MethodGet, linkPath(t, link), nil)
+			if r := e.signinEnv.post(t, b, "/reset-password", reset.body, url.Values{"password": {"victim's own passphrase"}}); r.status != http.StatusSeeOther {
+				t.Fatalf("POST /reset-password = %v", r)
+			}
+			if u, _ := e.store.GetUserByEmail(ctx, victim); !u.EmailVerified {
+				t.Error("the reset did not verify the address")
+			}
+			if _, err := e.store.GetExternalIdentity(ctx, e.conn.ID, "sub-intruder"); err == nil {
+				t.Error("the link made before the address was proven survived")
+			}
+			if who := e.signedInAs(t, intruder); who != "" {
+				t.Errorf("the intruder's session survived as %q", who)
+			}
+			if who := e.signedInAs(t, newBrowserSignedInUpstream(t, e, e.conn.ID)); who == victim {
+				t.Error("the provider still signs in to the victim's account")
+			}
+			entries, err := e.store.ListAuditEntries(ctx, storage.AuditQuery{UserID: u.ID, Type: audit.IdentityUnlinked})
+			if err != nil || len(entries) != 1 || entries[0].Reason != "linked_before_address_verified" || entries[0].TargetID != e.conn.ID {
+				t.Errorf("audit entries %+v, %v; want the link's removal", entries, err)
+			}
+		})
+	}
+}
+
+// wantUpstreamAudit checks that q finds exactly one entry, about
+// connection target, from a request, whose details contain detail.
+func wantUpstreamAudit(t *testing.T, store storage.AuditLog, q storage.AuditQuery, target, detail string) {
+	t.Helper()
+	got, err := store.ListAuditEntries(t.Context(), q)
+	if err != nil || len(got) != 1 || got[0].TargetID != target || !strings.Contains(string(got[0].Details), detail) || got[0].IP == "" {
+		t.Errorf("audit entries for %+v = %+v, %v; want one about %s with %s", q, got, err, target, detail)
 	}
 }

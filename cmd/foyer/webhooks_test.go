@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foyerdev/foyer/config"
 	"github.com/foyerdev/foyer/events"
@@ -348,4 +352,54 @@ func openCLIStore(t *testing.T, dir string, env []string) storage.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestNATSConfigured: with nats.url set, the server also publishes every
+// event to JetStream, on <nats.subject>.<type>.
+func TestNATSConfigured(t *testing.T) {
+	stream := "FOYER_TEST_" + strings.ToUpper(storage.NewID(""))
+	subject := "foyertest." + strings.ToLower(stream)
+	env := newOIDCEnvConfigured(t, "embedded", "127.0.0.1", "", seams{}, func(c *config.Config) {
+		c.NATS = config.NATS{URL: "nats://127.0.0.1:4222", Stream: stream, Subject: subject}
+	})
+	nc, err := nats.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		t.Fatalf("NATS (CI starts it; see .ci/run): %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { js.DeleteStream(context.Background(), stream) })
+
+	e := adminEnvOn(t, env)
+	var org struct {
+		ID string `json:"id"`
+	}
+	e.must(t, http.StatusCreated, e.root, "POST", "/organizations", map[string]any{"slug": "natsco", "name": "NATS Co"}).decode(t, &org)
+
+	var msg *jetstream.RawStreamMsg
+	deadline := time.Now().Add(30 * time.Second)
+	for msg == nil && time.Now().Before(deadline) {
+		if s, err := js.Stream(t.Context(), stream); err == nil {
+			msg, _ = s.GetLastMsgForSubject(t.Context(), subject+".organization.created")
+		}
+		if msg == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if msg == nil {
+		t.Fatal("no organization.created message on NATS")
+	}
+	var p struct {
+		Type string                   `json:"type"`
+		Data storage.OrganizationData `json:"data"`
+	}
+	if err := json.Unmarshal(msg.Data, &p); err != nil || p.Type != storage.EventOrganizationCreated || p.Data.ID != org.ID {
+		t.Errorf("message %s (%v), want organization.created of %s", msg.Data, err, org.ID)
+	}
+	if id := msg.Header.Get(jetstream.MsgIDHeader); !strings.HasPrefix(id, storage.PrefixEvent) {
+		t.Errorf("Nats-Msg-Id = %q, want the event ID", id)
+	}
 }

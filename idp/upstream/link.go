@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -149,7 +150,10 @@ func (s *Service) makeLink(c *gin.Context) {
 		}); err != nil {
 			return err
 		}
-		return s.join(ctx, conn.UpstreamConnection, ch.UserID)
+		if err := s.join(ctx, conn.UpstreamConnection, ch.UserID); err != nil {
+			return err
+		}
+		return s.recordLink(ctx, c, audit.IdentityLinked, conn.UpstreamConnection, ch.UserID)
 	})
 	s.setCookie(c, linkCookie, "", -1)
 	switch {
@@ -258,7 +262,14 @@ func (s *Service) removeLink(c *gin.Context) {
 		if others+len(ids) <= 1 {
 			return errLastWay
 		}
-		return s.o.Store.DeleteExternalIdentity(ctx, bs.UserID, connID, subject)
+		if err := s.o.Store.DeleteExternalIdentity(ctx, bs.UserID, connID, subject); err != nil {
+			return err
+		}
+		conn := storage.UpstreamConnection{ID: connID}
+		if stored, err := s.Get(ctx, connID); err == nil {
+			conn = stored.UpstreamConnection
+		}
+		return s.recordLink(ctx, c, audit.IdentityUnlinked, conn, bs.UserID)
 	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

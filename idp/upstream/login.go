@@ -332,6 +332,7 @@ func (s *Service) finish(c *gin.Context, conn storage.UpstreamConnection, p pers
 		s.unavailable(c, err)
 		return
 	}
+	s.recordSignIn(c, conn, userID, amr)
 	s.resume(c, challenge, "/account")
 }
 
@@ -356,6 +357,7 @@ func (s *Service) resume(c *gin.Context, challenge, fallback string) {
 func (s *Service) refuse(c *gin.Context, conn storage.UpstreamConnection, reason string, cause error) {
 	s.o.Logger.WarnContext(c.Request.Context(), "upstream: sign-in refused", "connection", conn.ID, "org_id", conn.OrgID,
 		"reason", reason, "err", cause)
+	s.recordRefusal(c, conn, reason)
 	s.page(c, http.StatusBadRequest, "Sign-in failed",
 		"Signing in with "+conn.Name+" did not work: "+reason+". Try again, or use another way to sign in.", "/login", "Sign in")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/foyerdev/foyer/audit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -78,8 +79,10 @@ type Options struct {
 	// and private addresses (development and tests). Global connections,
 	// which only Foyer's operators configure, always may.
 	AllowPrivateNetworks bool
-	Logger               *slog.Logger
-	Now                  func() time.Time
+	// Audit records sign-ins, refusals and links (nil: nothing).
+	Audit  *audit.Recorder
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is upstream sign-in through every connection.
