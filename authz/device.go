@@ -1,12 +1,11 @@
 package authz
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,11 +144,7 @@ func displayUserCode(code string) string { return code[:4] + "-" + code[4:] }
 // 2^34.6 values are few enough to hash them all (DV-03 for device codes
 // holds for these too).
 func (p *Provider) userCodeHash(code string) string {
-	mac := hmac.New(sha256.New, p.opts.HMACSecret)
-	mac.Write([]byte(userCodeHashLabel))
-	mac.Write([]byte{0})
-	mac.Write([]byte(code))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return keyed.Hash(p.opts.HMACSecret, userCodeHashLabel, code)
 }
 
 type deviceAuthorizationResponse struct {

@@ -11,10 +11,10 @@
 package mfa
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io/fs"
@@ -143,14 +143,8 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	return s.o.Store.DeleteExpiredMFAChallenges(ctx, s.o.Now())
 }
 
-// keyedHash is HMAC-SHA256(CodeKey, label NUL value) in base64url.
-func (s *Service) keyedHash(label, value string) string {
-	mac := hmac.New(sha256.New, s.o.CodeKey)
-	mac.Write([]byte(label))
-	mac.Write([]byte{0})
-	mac.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
+// keyedHash is the at-rest form of value under CodeKey.
+func (s *Service) keyedHash(label, value string) string { return keyed.Hash(s.o.CodeKey, label, value) }
 
 // newHandle is a random 256-bit handle for the browser to hold; the store
 // keeps only its keyed hash.

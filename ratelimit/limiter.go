@@ -1,11 +1,11 @@
 package ratelimit
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"context"
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -180,9 +180,5 @@ func (l *Limiter) Sweep(ctx context.Context) (int64, error) {
 // stolen database without the hash key cannot be checked against a list of
 // addresses.
 func (l *Limiter) storedKey(name, key string) string {
-	mac := hmac.New(sha256.New, l.hashKey)
-	mac.Write([]byte(name))
-	mac.Write([]byte{0})
-	mac.Write([]byte(key))
-	return name + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return name + ":" + keyed.Hash(l.hashKey, name, key)
 }

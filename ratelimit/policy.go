@@ -127,6 +127,9 @@ type Policies struct {
 	// passkey challenge), so a flood cannot fill the database.
 	DeviceAuthorizationIP Policy
 	PasskeyOptionsIP      Policy
+	// SSOStartIP: single sign-on starts per client IP (SAML and upstream
+	// connections), each of which stores the sign-in's state.
+	SSOStartIP Policy
 }
 
 // DefaultPolicies returns the recommended limits:
@@ -143,6 +146,7 @@ type Policies struct {
 //   - TOTPLogin: 5 per sign-in attempt (10min).
 //   - DeviceAuthorizationIP: 60 per 15min; PasskeyOptionsIP: 300 per
 //     15min (a sign-in page asks once per view, for autofill).
+//   - SSOStartIP: 300 per 15min (one per click on "Continue with …").
 func DefaultPolicies() Policies {
 	const quarter = 15 * time.Minute
 	return Policies{
@@ -158,5 +162,6 @@ func DefaultPolicies() Policies {
 		TOTPLogin:             Policy{Name: "totp:login", Limit: 5, Window: 10 * time.Minute},
 		DeviceAuthorizationIP: Policy{Name: "device-authz:ip", Limit: 60, Window: quarter},
 		PasskeyOptionsIP:      Policy{Name: "passkey-options:ip", Limit: 300, Window: quarter},
+		SSOStartIP:            Policy{Name: "sso-start:ip", Limit: 300, Window: quarter},
 	}
 }

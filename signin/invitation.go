@@ -1,6 +1,8 @@
 package signin
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"context"
 	"errors"
 	"net/http"
@@ -53,7 +55,7 @@ type InvitationLinks struct{ TokenKey []byte }
 // keyed hash to store.
 func (l InvitationLinks) NewInvitationToken() (token, hash string) {
 	token = newToken()
-	return token, keyedHash(l.TokenKey, invitationHashLabel, token)
+	return token, keyed.Hash(l.TokenKey, invitationHashLabel, token)
 }
 
 // NewInvitationToken is InvitationLinks.NewInvitationToken with the

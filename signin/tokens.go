@@ -1,10 +1,10 @@
 package signin
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -50,15 +50,9 @@ func (s *Service) tokenHash(p storage.TokenPurpose, token string) string {
 	return s.keyedHash(string(p), token)
 }
 
-// keyedHash is HMAC-SHA256(TokenKey, label NUL value) in base64url.
-func (s *Service) keyedHash(label, value string) string { return keyedHash(s.o.TokenKey, label, value) }
-
-func keyedHash(key []byte, label, value string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(label))
-	mac.Write([]byte{0})
-	mac.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+// keyedHash is the at-rest form of value under TokenKey.
+func (s *Service) keyedHash(label, value string) string {
+	return keyed.Hash(s.o.TokenKey, label, value)
 }
 
 // SweepTokens deletes the emailed links' tokens that have expired, used or

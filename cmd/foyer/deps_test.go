@@ -66,8 +66,8 @@ func forbidden(rel, dep string) string {
 			return "config and templates import no other Foyer package"
 		}
 	case buildingBlocks[top(rel)]:
-		if isFoyer && foyer != "storage" && foyer != "templates/render" && foyer != "outbound" && top(foyer) != top(rel) {
-			return "building blocks import storage, templates/render and outbound only"
+		if isFoyer && foyer != "storage" && foyer != "templates/render" && !leaves[foyer] && top(foyer) != top(rel) {
+			return "building blocks import storage, templates/render, outbound and keyed only"
 		}
 	case features[top(rel)]:
 		if isFoyer && foyer != "storage" && foyer != "templates/render" && !buildingBlocks[top(foyer)] && top(foyer) != top(rel) {
@@ -78,8 +78,11 @@ func forbidden(rel, dep string) string {
 }
 
 // Building blocks serve several features; features never import each other.
+// The leaves among the building blocks import no Foyer package, and the
+// others may use them.
 var (
-	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true, "outbound": true, "audit": true, "events": true}
+	buildingBlocks = map[string]bool{"session": true, "ratelimit": true, "mail": true, "outbound": true, "audit": true, "events": true, "keyed": true}
+	leaves         = map[string]bool{"outbound": true, "keyed": true}
 	features       = map[string]bool{"admin": true, "authz": true, "idp": true, "mfa": true, "signin": true}
 )
 
@@ -114,6 +117,8 @@ func TestForbidden(t *testing.T) {
 		{"events", module + "/outbound", false},
 		{"events", module + "/mail", true},
 		{"outbound", module + "/storage", false},
+		{"ratelimit", module + "/keyed", false},
+		{"ratelimit", module + "/events", true},
 		{"config", module + "/storage", true},
 		{"templates/render", module + "/templates", false},
 		{"cmd/foyer", module + "/config", false},

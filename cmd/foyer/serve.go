@@ -244,7 +244,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 	singleSignOn, err := sso.New(sso.Options{
 		Issuer: cfg.Issuer, Store: store, Sealer: spSeal, Sessions: sessions, Authorizations: provider,
 		Templates: templates.FS, HandleKey: deriveKey(key, "foyer saml handle hmac v1"), Logger: log, Now: now,
-		AllowPrivateMetadata: cfg.Dev, Audit: recorder,
+		AllowPrivateMetadata: cfg.Dev, Audit: recorder, Limiter: limiter, StartPolicy: ratelimit.DefaultPolicies().SSOStartIP,
 	})
 	if err != nil {
 		return nil, err
@@ -258,6 +258,7 @@ func newServerWith(cfg config.Config, log *slog.Logger, store storage.Store, sea
 		SecondFactor: secondFactor, Templates: templates.FS, HandleKey: upstreamHandleKey(key),
 		SignupOpen: cfg.Signup.Mode == "open", Static: configuredConnections(cfg.Connections),
 		AllowPrivateNetworks: cfg.Dev || seams.allowPrivateUpstreams, Audit: recorder, Logger: log, Now: now,
+		Limiter: limiter, StartPolicy: ratelimit.DefaultPolicies().SSOStartIP,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connections: %w", err)

@@ -1,11 +1,12 @@
 package saml
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"bytes"
 	"context"
 	"crypto"
 	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	xrv "github.com/mattermost/xml-roundtrip-validator"
 
 	"github.com/foyerdev/foyer/outbound"
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -208,7 +211,7 @@ type authnState struct {
 func (s *Service) start(c *gin.Context) {
 	ctx := c.Request.Context()
 	conn, ok := s.connection(c)
-	if !ok {
+	if !ok || !s.startAllowed(c) {
 		return
 	}
 	sp, err := s.serviceProvider(conn)
@@ -585,11 +588,7 @@ func nonEmpty(v, def string) string {
 func (s *Service) handleHash(handle string) string { return s.handleHashLabel(purposeAuthn, handle) }
 
 func (s *Service) handleHashLabel(label, value string) string {
-	mac := hmac.New(sha256.New, s.o.HandleKey)
-	mac.Write([]byte(label))
-	mac.Write([]byte{0})
-	mac.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return keyed.Hash(s.o.HandleKey, label, value)
 }
 
 func newHandle() string {
@@ -724,4 +723,25 @@ func (s *Service) confirm(c *gin.Context) {
 	}
 	s.recordSignIn(c, conn, userID, true)
 	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+// startAllowed applies the per-IP limit on sign-in starts (Options.Limiter,
+// StartPolicy): anyone may start one, and each stores its state, so a
+// flood must not fill the database. false: answered.
+func (s *Service) startAllowed(c *gin.Context) bool {
+	if s.o.Limiter == nil {
+		return true
+	}
+	d, err := s.o.Limiter.Allow(c.Request.Context(), s.o.StartPolicy, ratelimit.IPKey(c.ClientIP()))
+	if err != nil {
+		s.unavailable(c, err)
+		return false
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		s.page(c, http.StatusTooManyRequests, "Too many sign-ins",
+			"Too many sign-ins were started from your network. Try again in a few minutes.", "", "")
+		return false
+	}
+	return true
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/foyerdev/foyer/audit"
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -75,6 +76,10 @@ type Options struct {
 	// addresses (development and tests); otherwise an admin-given URL
 	// cannot make Foyer call into its own network (F7, SSRF).
 	AllowPrivateMetadata bool
+	// Limiter, when set, applies StartPolicy per client IP to sign-in
+	// starts (ratelimit.Policies.SSOStartIP).
+	Limiter     *ratelimit.Limiter
+	StartPolicy ratelimit.Policy
 	// Audit records refused responses and sign-ins (audit.go); nil
 	// records nothing.
 	Audit  *audit.Recorder

@@ -1,17 +1,17 @@
 package upstream
 
 import (
+	"github.com/foyerdev/foyer/keyed"
+
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/oauth2"
 
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
 )
@@ -100,7 +101,7 @@ func (s *Service) oauthConfig(ctx context.Context, conn storage.UpstreamConnecti
 func (s *Service) start(c *gin.Context) {
 	ctx := c.Request.Context()
 	conn, ok := s.connection(c)
-	if !ok {
+	if !ok || !s.startAllowed(c) {
 		return
 	}
 	cfg, _, err := s.oauthConfig(ctx, conn)
@@ -378,11 +379,7 @@ func (s *Service) unavailable(c *gin.Context, err error) {
 
 // handleHash is the at-rest form of a handle.
 func (s *Service) handleHash(label, handle string) string {
-	mac := hmac.New(sha256.New, s.o.HandleKey)
-	mac.Write([]byte(label))
-	mac.Write([]byte{0})
-	mac.Write([]byte(handle))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return keyed.Hash(s.o.HandleKey, label, handle)
 }
 
 func newHandle() string { return rand.Text() + rand.Text() }
@@ -404,4 +401,25 @@ func (s *Service) cookie(c *gin.Context, name string) string {
 	}
 	v, _ := c.Cookie(name)
 	return v
+}
+
+// startAllowed applies the per-IP limit on sign-in starts (Options.Limiter,
+// StartPolicy): anyone may start one, and each stores its state, so a
+// flood must not fill the database. false: answered.
+func (s *Service) startAllowed(c *gin.Context) bool {
+	if s.o.Limiter == nil {
+		return true
+	}
+	d, err := s.o.Limiter.Allow(c.Request.Context(), s.o.StartPolicy, ratelimit.IPKey(c.ClientIP()))
+	if err != nil {
+		s.unavailable(c, err)
+		return false
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		s.page(c, http.StatusTooManyRequests, "Too many sign-ins",
+			"Too many sign-ins were started from your network. Try again in a few minutes.", "", "")
+		return false
+	}
+	return true
 }

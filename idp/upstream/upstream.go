@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/foyerdev/foyer/audit"
+	"github.com/foyerdev/foyer/ratelimit"
 	"github.com/foyerdev/foyer/session"
 	"github.com/foyerdev/foyer/storage"
 	"github.com/foyerdev/foyer/templates/render"
@@ -79,6 +80,10 @@ type Options struct {
 	// and private addresses (development and tests). Global connections,
 	// which only Foyer's operators configure, always may.
 	AllowPrivateNetworks bool
+	// Limiter, when set, applies StartPolicy per client IP to sign-in
+	// starts (ratelimit.Policies.SSOStartIP).
+	Limiter     *ratelimit.Limiter
+	StartPolicy ratelimit.Policy
 	// Audit records sign-ins, refusals and links (nil: nothing).
 	Audit  *audit.Recorder
 	Logger *slog.Logger
