@@ -61,7 +61,11 @@ type AccessToken struct {
 // password policy) of the identity package, which admin may not import.
 // Bad input is an error with a FieldMessage method.
 type Directory interface {
-	CreateUser(ctx context.Context, u NewUser) (storage.User, error)
+	// PrepareUser checks u and hashes its password, storing nothing;
+	// StoreUser stores the result (in the caller's transaction, with the
+	// audit entry, which so waits on no hashing).
+	PrepareUser(u NewUser) (storage.User, error)
+	StoreUser(ctx context.Context, u storage.User) (storage.User, error)
 	CreateOrganization(ctx context.Context, o NewOrganization) (storage.Organization, error)
 	// CheckBranding checks an organization's logo URL and brand colour,
 	// either of which may be empty, as CreateOrganization does.

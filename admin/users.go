@@ -99,10 +99,14 @@ func (a *API) createUser(c *gin.Context) {
 	if !instanceOnly(c, callerOf(c)) || !decode(c, &req) {
 		return
 	}
-	var u storage.User
-	err := a.inTx(c, func(ctx context.Context) error {
+	u, err := a.dir.PrepareUser(NewUser(req))
+	if err != nil {
+		a.fail(c, "create user", err)
+		return
+	}
+	err = a.inTx(c, func(ctx context.Context) error {
 		var err error
-		if u, err = a.dir.CreateUser(ctx, NewUser(req)); err != nil {
+		if u, err = a.dir.StoreUser(ctx, u); err != nil {
 			return err
 		}
 		e := a.entry(c, AuditUserCreated, TargetUser, u.ID)

@@ -65,11 +65,17 @@ type NewUser struct {
 
 // CreateUser validates in, hashes the password and stores the user.
 func (d *Directory) CreateUser(ctx context.Context, in NewUser) (storage.User, error) {
-	u, err := d.newUser(in)
+	u, err := d.PrepareUser(in)
 	if err != nil {
 		return storage.User{}, err
 	}
-	u, err = d.store.CreateUser(ctx, u)
+	return d.StoreUser(ctx, u)
+}
+
+// StoreUser stores a user PrepareUser made; a taken email is a
+// *FieldError.
+func (d *Directory) StoreUser(ctx context.Context, u storage.User) (storage.User, error) {
+	u, err := d.store.CreateUser(ctx, u)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return storage.User{}, &FieldError{Field: "email", Message: "is already used by another account", Err: err}
 	}
@@ -89,11 +95,15 @@ func (d *Directory) PrepareSignUp(email, name, pw string) (storage.User, error) 
 	if pw == "" {
 		return storage.User{}, &FieldError{Field: "password", Message: "is required"}
 	}
-	return d.newUser(NewUser{Email: email, Name: name, Password: pw})
+	return d.PrepareUser(NewUser{Email: email, Name: name, Password: pw})
 }
 
-// newUser validates in and returns the record to store.
-func (d *Directory) newUser(in NewUser) (storage.User, error) {
+// PrepareUser checks in and returns the user to store, with an ID and the
+// password hashed, without storing it: a caller that stores it in a
+// transaction with other writes (an audit entry) hashes first, so the
+// hashing (tens of milliseconds) holds no transaction open. Bad input is a
+// *FieldError.
+func (d *Directory) PrepareUser(in NewUser) (storage.User, error) {
 	if err := ValidateEmail(in.Email); err != nil {
 		return storage.User{}, err
 	}

@@ -89,10 +89,14 @@ func (t adminTokens) VerifyAccessToken(ctx context.Context, token string) (admin
 // *idp.FieldError has the FieldMessage method admin reads.
 type adminDirectory struct{ d *idp.Directory }
 
-func (d adminDirectory) CreateUser(ctx context.Context, u admin.NewUser) (storage.User, error) {
-	return d.d.CreateUser(ctx, idp.NewUser{
+func (d adminDirectory) PrepareUser(u admin.NewUser) (storage.User, error) {
+	return d.d.PrepareUser(idp.NewUser{
 		Email: u.Email, Name: u.Name, Password: u.Password, EmailVerified: u.EmailVerified, Admin: u.Admin,
 	})
+}
+
+func (d adminDirectory) StoreUser(ctx context.Context, u storage.User) (storage.User, error) {
+	return d.d.StoreUser(ctx, u)
 }
 
 func (d adminDirectory) CreateOrganization(ctx context.Context, o admin.NewOrganization) (storage.Organization, error) {

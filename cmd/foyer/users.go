@@ -34,11 +34,14 @@ func (a *app) usersCreateCommand() *cobra.Command {
 			}
 			defer done()
 			// The user and its audit entry commit together, as in the admin
-			// API (AD-07); the password is hashed inside, as there.
-			var u storage.User
+			// API (AD-07); the password is hashed before, as there.
+			u, err := dir.PrepareUser(in)
+			if err != nil {
+				return err
+			}
 			err = inTx(cmd.Context(), store, func(ctx context.Context) error {
 				var err error
-				if u, err = dir.CreateUser(ctx, in); err != nil {
+				if u, err = dir.StoreUser(ctx, u); err != nil {
 					return err
 				}
 				e := cliEntry(admin.AuditUserCreated, admin.TargetUser, u.ID, "")
