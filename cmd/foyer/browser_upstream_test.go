@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rsa"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -128,5 +130,44 @@ func TestBrowserUpstreamFoyer(t *testing.T) {
 	q.Click(continueWithB)
 	if page := q.at("/account", signOutButton); !strings.Contains(page, a.email) {
 		t.Fatalf("alice's upstream sign-in after linking:\n%s", page)
+	}
+}
+
+// TestBrowserUpstreamRefusal: in Chromium, an upstream answer whose ID
+// token is for another audience, or signed by a key the provider does not
+// publish, ends on a clear "Sign-in failed" page, with nobody signed in.
+// (A real Foyer cannot be made to send such tokens: the stand-in
+// provider of the HTTP-level tests does.)
+func TestBrowserUpstreamRefusal(t *testing.T) {
+	e := newUpstreamEnv(t, "embedded", nil)
+	button := `form[action="/login/upstream/` + e.conn.ID + `/start"] button`
+	for _, tc := range []struct {
+		name    string
+		tamper  func(map[string]any)
+		unknown bool
+	}{
+		{name: "wrong audience", tamper: func(c map[string]any) { c["aud"] = "someone-else" }},
+		{name: "unknown signing key", unknown: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.fake.as("sub-browser-"+strings.ReplaceAll(tc.name, " ", "-"), "browser@example.com", true)
+			var key *rsa.PrivateKey
+			if tc.unknown {
+				key = e.fake.unknown
+			}
+			e.fake.set(tc.tamper, key)
+			p := newPerson(t, e.issuer)
+			p.open("/login", button)
+			p.expectStatus(http.StatusBadRequest)
+			p.Click(button)
+			page := p.at("/login/upstream/"+e.conn.ID+"/callback", "main")
+			if !strings.Contains(page, "Sign-in failed") || !strings.Contains(page, "could not be verified") {
+				t.Fatalf("after a refused answer:\n%s", page)
+			}
+			p.Screenshot("upstream-refused-" + strings.ReplaceAll(tc.name, " ", "-"))
+			if _, err := e.store.GetUserByEmail(t.Context(), "browser@example.com"); err == nil {
+				t.Error("an account was made")
+			}
+		})
 	}
 }

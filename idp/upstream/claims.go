@@ -47,9 +47,7 @@ func claimsPerson(raw []byte, m Mapping) (person, error) {
 	if p.Name == "" && m.NameClaim == "" {
 		p.Name = strings.TrimSpace(claimString(claims, "given_name") + " " + claimString(claims, "family_name"))
 	}
-	if len(p.Name) > 200 {
-		p.Name = p.Name[:200]
-	}
+	p.Name = truncate(p.Name, 200)
 	return p, nil
 }
 
@@ -81,6 +79,14 @@ func cleanEmail(email string) string {
 	return email
 }
 
+// truncate cuts s to at most n bytes, never inside a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
 func nonEmpty(v, def string) string {
 	if v != "" {
 		return v
@@ -107,9 +113,7 @@ func gitHubUser(raw []byte) (person, error) {
 	if name == "" {
 		name = strings.TrimSpace(u.Login)
 	}
-	if len(name) > 200 {
-		name = name[:200]
-	}
+	name = truncate(name, 200)
 	return person{Subject: strconv.FormatInt(id, 10), Name: name}, nil
 }
 
