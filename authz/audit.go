@@ -43,7 +43,7 @@ func reuseWatchOf(ctx context.Context) *reuseWatch {
 // answers invalid_grant then, and a server error when the revocation
 // failed (nothing was revoked, and the client may try again).
 func (p *Provider) recordReuse(c *gin.Context, w *reuseWatch, err error) {
-	if w.grantID == "" || !errors.Is(err, fosite.ErrInvalidGrant) {
+	if w == nil || w.grantID == "" || !errors.Is(err, fosite.ErrInvalidGrant) {
 		return
 	}
 	p.record(c, storage.AuditEntry{

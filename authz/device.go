@@ -195,7 +195,7 @@ func (p *Provider) deviceAuthorization(c *gin.Context) {
 		return
 	}
 	if !d.Allowed {
-		c.Header("Retry-After", fmt.Sprint(int((d.RetryAfter+time.Second-1)/time.Second)))
+		c.Header("Retry-After", fmt.Sprint(d.RetryAfterSeconds()))
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusTooManyRequests, gin.H{"error": "temporarily_unavailable",
 			"error_description": "Too many device authorization requests from this address. Retry later."})

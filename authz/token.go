@@ -26,8 +26,11 @@ func (p *Provider) token(c *gin.Context) {
 		}
 	}
 	sess := newSession()
-	watched, reuse := watchReuse(ctx)
-	ar, err := p.oauth.NewAccessRequest(watched, c.Request, sess)
+	reqCtx, reuse := ctx, (*reuseWatch)(nil)
+	if c.PostForm("grant_type") == "refresh_token" {
+		reqCtx, reuse = watchReuse(ctx) // only a refresh can reuse a refresh token
+	}
+	ar, err := p.oauth.NewAccessRequest(reqCtx, c.Request, sess)
 	if err != nil {
 		p.recordReuse(c, reuse, err)
 		if c.PostForm("grant_type") == "client_credentials" && errors.Is(err, fosite.ErrInvalidGrant) {

@@ -311,7 +311,7 @@ func (s *Service) loginOptions(c *gin.Context) {
 		return
 	}
 	if !d.Allowed {
-		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 		jsonError(c, http.StatusTooManyRequests, "Too many sign-in attempts from your network. Try again later.")
 		return
 	}

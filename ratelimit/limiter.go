@@ -74,6 +74,13 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
+// RetryAfterSeconds is RetryAfter as a Retry-After header's value.
+func (d Decision) RetryAfterSeconds() int { return CeilSeconds(d.RetryAfter) }
+
+// CeilSeconds is d rounded up to whole seconds, at least 1: a wait told to
+// a client or a person is never "0 seconds".
+func CeilSeconds(d time.Duration) int { return max(int((d+time.Second-1)/time.Second), 1) }
+
 // Allow counts one call of key under p and reports whether it is within
 // the limit. Counting and deciding are one atomic step in the store, so of
 // concurrent calls no more than p.Limit are allowed (SECURITY.md LG-04).

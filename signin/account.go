@@ -243,7 +243,7 @@ func (s *Service) changePassword(c *gin.Context) {
 			return
 		}
 		if !d.Allowed {
-			c.Header("Retry-After", strconv.Itoa(ceilSeconds(d.RetryAfter)))
+			c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 			s.accountPageError(c, http.StatusTooManyRequests, bs, u, func(p *render.AccountPage) {
 				p.PasswordFormError = tooManyAttempts(d.RetryAfter)
 			})

@@ -101,7 +101,7 @@ func (s *Service) recordPasswordFailure(c *gin.Context, email string) {
 	}
 	e := storage.AuditEntry{Type: audit.AccountLocked, ActorType: storage.ActorAnonymous, UserID: u.ID,
 		Reason:  "too_many_failed_passwords",
-		Details: audit.Details(map[string]any{"factor": "password", "locked_for_seconds": ceilSeconds(d.RetryAfter)})}
+		Details: audit.Details(map[string]any{"factor": "password", "locked_for_seconds": d.RetryAfterSeconds()})}
 	s.record(c, e)
 }
 

@@ -189,7 +189,7 @@ func (s *Service) submitPassword(c *gin.Context) {
 		}
 		// The same for every email, known or not: the account's counter is
 		// keyed by the email as typed (LG-03).
-		c.Header("Retry-After", strconv.Itoa(ceilSeconds(d.RetryAfter)))
+		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 		s.passwordPage(c, http.StatusTooManyRequests, f, email, render.LoginPasswordPage{Error: tooManyAttempts(d.RetryAfter)})
 		return
 	}
@@ -349,16 +349,10 @@ func emailProblem(email string) string {
 // minutes (seconds under one), rounded up.
 func tooManyAttempts(wait time.Duration) string {
 	if wait < time.Minute {
-		return fmt.Sprintf("Too many attempts. Try again in %s.", plural(ceilSeconds(wait), "second"))
+		return fmt.Sprintf("Too many attempts. Try again in %s.", plural(ratelimit.CeilSeconds(wait), "second"))
 	}
 	mins := int((wait + time.Minute - 1) / time.Minute)
 	return fmt.Sprintf("Too many attempts. Try again in %s.", plural(mins, "minute"))
-}
-
-// ceilSeconds is d in whole seconds, rounded up, at least 1 (RFC 9110
-// §10.2.3's Retry-After).
-func ceilSeconds(d time.Duration) int {
-	return max(int((d+time.Second-1)/time.Second), 1)
 }
 
 func plural(n int, unit string) string {

@@ -335,17 +335,28 @@ func TestPasskeyChecks(t *testing.T) {
 // the account page, an authorization and the device page send the
 // browser to sign in, and no code is issued.
 func TestSecondFactorIsNotASession(t *testing.T) {
-	e := newSigninEnv(t, "embedded")
+	d := newDeviceEnv(t, "embedded")
+	e := d.signinEnv
 	b := newBrowser(t)
 	e.signInAsAlice(t, b)
 	e.enrolTOTP(t, b)
 	b2 := newBrowser(t)
 	e.secondFactor(t, b2)
-	for _, path := range []string{"/account", "/account/security", "/device/confirm?challenge=x"} {
+	for _, path := range []string{"/account", "/account/security"} {
 		r := e.fetch(t, b2, "GET", path, nil)
 		if r.status == http.StatusOK {
 			t.Errorf("SC-09: %s with only the password = 200", path)
 		}
+	}
+	// A real device code typed with only the password goes to sign in,
+	// never to its confirmation page.
+	r := e.fetch(t, b2, "GET", "/device", nil)
+	form := hidden(r.body)
+	form.Set("user_code", d.start(t).UserCode)
+	if resp, err := b2.PostForm(e.issuer+"/device", form); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.Request.URL.Path != "/login" {
+		t.Errorf("SC-09: a device code typed with only the password ended at %s, want the sign-in page", resp.Request.URL)
 	}
 	if r := e.fetch(t, b2, "GET", "/account", nil); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
 		t.Errorf("SC-09: the account page = %v, want a redirect to sign in", r)

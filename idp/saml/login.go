@@ -321,20 +321,9 @@ func (s *Service) acs(c *gin.Context) {
 		return
 	}
 	userID, err := s.provision(ctx, conn, assertion)
-	var r *refusal
-	if errors.As(err, &r) {
-		s.refuse(c, conn, r.reason, r.message, nil)
+	if !s.startSession(c, conn, userID, err, false) {
 		return
 	}
-	if err != nil {
-		s.unavailable(c, err)
-		return
-	}
-	if _, err := s.o.Sessions.Start(c, userID, []string{"ext"}); err != nil {
-		s.unavailable(c, err)
-		return
-	}
-	s.recordSignIn(c, conn, userID, false)
 	next := "/account"
 	if state.Challenge != "" {
 		n, err := s.o.Authorizations.CompleteLogin(ctx, state.Challenge)
@@ -708,21 +697,29 @@ func (s *Service) confirm(c *gin.Context) {
 		return
 	}
 	userID, err := s.provisionPerson(ctx, conn, p)
+	if s.startSession(c, conn, userID, err, true) {
+		c.Redirect(http.StatusSeeOther, "/account")
+	}
+}
+
+// startSession signs in the person provisioning returned (userID, err):
+// a refusal is answered as one, and the session (amr "ext") is recorded
+// in the audit log. false: answered.
+func (s *Service) startSession(c *gin.Context, conn storage.SAMLConnection, userID string, err error, idpInitiated bool) bool {
 	var r *refusal
 	if errors.As(err, &r) {
 		s.refuse(c, conn, r.reason, r.message, nil)
-		return
+		return false
+	}
+	if err == nil {
+		_, err = s.o.Sessions.Start(c, userID, []string{"ext"})
 	}
 	if err != nil {
 		s.unavailable(c, err)
-		return
+		return false
 	}
-	if _, err := s.o.Sessions.Start(c, userID, []string{"ext"}); err != nil {
-		s.unavailable(c, err)
-		return
-	}
-	s.recordSignIn(c, conn, userID, true)
-	c.Redirect(http.StatusSeeOther, "/account")
+	s.recordSignIn(c, conn, userID, idpInitiated)
+	return true
 }
 
 // startAllowed applies the per-IP limit on sign-in starts (Options.Limiter,
@@ -738,7 +735,7 @@ func (s *Service) startAllowed(c *gin.Context) bool {
 		return false
 	}
 	if !d.Allowed {
-		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 		s.page(c, http.StatusTooManyRequests, "Too many sign-ins",
 			"Too many sign-ins were started from your network. Try again in a few minutes.", "", "")
 		return false

@@ -416,7 +416,7 @@ func (s *Service) startAllowed(c *gin.Context) bool {
 		return false
 	}
 	if !d.Allowed {
-		c.Header("Retry-After", strconv.Itoa(int((d.RetryAfter+time.Second-1)/time.Second)))
+		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
 		s.page(c, http.StatusTooManyRequests, "Too many sign-ins",
 			"Too many sign-ins were started from your network. Try again in a few minutes.", "", "")
 		return false
